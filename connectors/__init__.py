@@ -1,0 +1,1 @@
+"""Connectors: one module (or package) per external system."""

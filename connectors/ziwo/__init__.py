@@ -1,0 +1,34 @@
+"""Ziwo (Aswat) call-center API: settings, client and call records.
+
+The Prefect credentials block lives in `connectors.ziwo.block`, so that importing the client
+does not import Prefect.
+"""
+
+from connectors.ziwo.client import (
+    CallBatch,
+    PullStats,
+    ZiwoAuthError,
+    ZiwoClient,
+    ZiwoError,
+    ZiwoPagingError,
+    days,
+)
+from connectors.ziwo.records import CALL_COLUMNS, REJECT_REASONS, CallRecord, Reject, parse_call
+from connectors.ziwo.settings import ZiwoSettings, instance_url
+
+__all__ = [
+    "CALL_COLUMNS",
+    "REJECT_REASONS",
+    "CallBatch",
+    "CallRecord",
+    "PullStats",
+    "Reject",
+    "ZiwoAuthError",
+    "ZiwoClient",
+    "ZiwoError",
+    "ZiwoPagingError",
+    "ZiwoSettings",
+    "days",
+    "instance_url",
+    "parse_call",
+]

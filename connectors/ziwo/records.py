@@ -1,0 +1,230 @@
+"""Ziwo call records: the one mapping from Ziwo field names to canonical columns, and the
+checks that turn a raw record into a typed `CallRecord` or a `Reject` with its reason."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from connectors.ziwo.assumptions import CALL_WRAP_UP_FIELD, SURVEY_SCORE_FIELD, TAGS_FIELD
+
+Kind = Literal["str", "int", "seconds", "timestamp", "tags"]
+
+
+@dataclass(frozen=True)
+class Column:
+    ziwo: str  # field name in the Ziwo record
+    name: str  # canonical snake_case column
+    kind: Kind
+
+
+#: Ziwo field -> canonical column. Everything downstream uses the canonical names.
+CALL_COLUMNS: tuple[Column, ...] = (
+    Column("callID", "call_id", "str"),
+    Column("primaryCallID", "primary_call_id", "str"),
+    Column("id", "ziwo_id", "int"),
+    Column("direction", "direction", "str"),
+    Column("callerIDNumber", "caller_number", "str"),
+    Column("callerIDName", "caller_name", "str"),
+    Column("didCalled", "did_called", "str"),
+    Column("agentId", "agent_id", "int"),
+    Column("queueId", "queue_id", "int"),
+    Column("queueName", "queue_name", "str"),
+    Column("startedAt", "started_at", "timestamp"),
+    Column("queueEnteredAt", "queue_entered_at", "timestamp"),
+    Column("agentRingStartedAt", "agent_ring_started_at", "timestamp"),
+    Column("answeredAt", "answered_at", "timestamp"),
+    Column("endedAt", "ended_at", "timestamp"),
+    Column("duration", "duration_s", "seconds"),
+    Column("ivrTime", "ivr_time_s", "seconds"),
+    Column("queueWaitTime", "queue_wait_time_s", "seconds"),
+    Column("ringTime", "ring_time_s", "seconds"),
+    Column("talkTime", "talk_time_s", "seconds"),
+    Column("holdTime", "hold_time_s", "seconds"),
+    Column(CALL_WRAP_UP_FIELD, "wrap_up_time_s", "seconds"),
+    Column("result", "result", "str"),
+    Column("hangupBy", "hangup_by", "str"),
+    Column("hangupCause", "hangup_cause", "str"),
+    Column("disposition", "disposition", "str"),
+    Column("recordingFile", "recording_file", "str"),
+    Column(SURVEY_SCORE_FIELD, "survey_score", "int"),
+    Column(TAGS_FIELD, "tags", "tags"),
+)
+
+#: Why a record was rejected. Each reject carries one of these plus a detail naming field and value.
+REJECT_REASONS = {
+    "not_an_object": "the record is not a JSON object",
+    "missing_call_id": "callID is missing or empty",
+    "bad_timestamp": "a timestamp is missing (startedAt) or cannot be parsed",
+    "bad_value": "a field has a value of the wrong type",
+    "negative_duration": "a duration is below zero",
+    "ended_before_started": "endedAt is earlier than startedAt",
+    "unknown_agent": "agentId is not an agent of the instance",
+}
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One call leg: typed canonical fields, with the record as Ziwo sent it in `raw`."""
+
+    call_id: str
+    primary_call_id: str | None
+    ziwo_id: int | None
+    direction: str | None
+    caller_number: str | None
+    caller_name: str | None
+    did_called: str | None
+    agent_id: int | None
+    queue_id: int | None
+    queue_name: str | None
+    started_at: datetime
+    queue_entered_at: datetime | None
+    agent_ring_started_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_s: int | None
+    ivr_time_s: int | None
+    queue_wait_time_s: int | None
+    ring_time_s: int | None
+    talk_time_s: int | None
+    hold_time_s: int | None
+    wrap_up_time_s: int | None
+    result: str | None
+    hangup_by: str | None
+    hangup_cause: str | None
+    disposition: str | None
+    recording_file: str | None
+    survey_score: int | None
+    tags: list[str]
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def contact_id(self) -> str:
+        return self.primary_call_id or self.call_id
+
+
+@dataclass(slots=True)
+class Reject:
+    """A record that failed a check: nothing is dropped, it travels with its reason."""
+
+    reason: str  # a key of REJECT_REASONS
+    detail: str
+    raw: Any
+    day: date | None = None
+
+    @property
+    def call_id(self) -> str | None:
+        value = self.raw.get("callID") if isinstance(self.raw, dict) else None
+        return value if isinstance(value, str) and value else None
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason, self.detail = reason, detail
+
+
+def parse_timestamp(value: Any, name: str = "timestamp") -> datetime | None:
+    """ISO 8601 text to an aware UTC datetime; None stays None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _Invalid("bad_timestamp", f"{name} is {value!r}, not an ISO 8601 timestamp")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid("bad_timestamp", f"{name} is {value!r}, not an ISO 8601 timestamp") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)  # assumptions.NAIVE_TIMESTAMPS_ARE_UTC
+    return parsed.astimezone(UTC)
+
+
+def _int(value: Any, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise _Invalid("bad_value", f"{name} is {value!r}, not a whole number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+    raise _Invalid("bad_value", f"{name} is {value!r}, not a whole number")
+
+
+def _str(value: Any, name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise _Invalid("bad_value", f"{name} is {value!r}, not text")
+
+
+def _tags(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        out: list[str] = []
+        for item in value:
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, dict) and isinstance(item.get("name"), str):
+                out.append(item["name"])
+            else:
+                raise _Invalid("bad_value", f"{name} contains {item!r}, not a tag name")
+        return out
+    raise _Invalid("bad_value", f"{name} is {value!r}, not a list of tags")
+
+
+def _convert(raw: dict[str, Any], known_agent_ids: Collection[int] | None) -> dict[str, Any]:
+    call_id = raw.get("callID")
+    if not isinstance(call_id, str) or not call_id.strip():
+        raise _Invalid("missing_call_id", f"callID is {call_id!r}")
+    values: dict[str, Any] = {}
+    durations: list[tuple[str, int]] = []
+    for col in CALL_COLUMNS:
+        value = raw.get(col.ziwo)
+        kind = col.kind
+        if kind == "str":
+            values[col.name] = _str(value, col.ziwo)
+        elif kind == "timestamp":
+            values[col.name] = parse_timestamp(value, col.ziwo)
+        elif kind == "tags":
+            values[col.name] = _tags(value, col.ziwo)
+        else:
+            number = _int(value, col.ziwo)
+            values[col.name] = number
+            if kind == "seconds" and number is not None:
+                durations.append((col.ziwo, number))
+    if values["started_at"] is None:
+        raise _Invalid("bad_timestamp", "startedAt is missing")
+    for name, number in durations:
+        if number < 0:
+            raise _Invalid("negative_duration", f"{name} is {number}, below zero")
+    ended = values["ended_at"]
+    if ended is not None and ended < values["started_at"]:
+        raise _Invalid(
+            "ended_before_started",
+            f"endedAt {raw.get('endedAt')!r} is before startedAt {raw.get('startedAt')!r}",
+        )
+    agent_id = values["agent_id"]
+    if known_agent_ids is not None and agent_id is not None and agent_id not in known_agent_ids:
+        raise _Invalid("unknown_agent", f"agentId {agent_id!r} is not an agent of this instance")
+    return values
+
+
+def parse_call(
+    raw: Any, *, known_agent_ids: Collection[int] | None = None, day: date | None = None
+) -> CallRecord | Reject:
+    """Check one raw Ziwo call record. `known_agent_ids=None` skips the agent check."""
+    if not isinstance(raw, dict):
+        return Reject("not_an_object", f"record is {type(raw).__name__}, not an object", raw, day)
+    try:
+        values = _convert(raw, known_agent_ids)
+    except _Invalid as problem:
+        return Reject(problem.reason, problem.detail, raw, day)
+    return CallRecord(raw=raw, **values)

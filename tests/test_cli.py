@@ -1,0 +1,224 @@
+"""The `ziwo-reports` command line, run as users run it: a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import NOW
+
+#: The installed console script, as users run it.
+CLI = [str(Path(sys.executable).with_name("ziwo-reports"))]
+
+
+def run(args, env_extra=None, timeout=120):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZIWO_")}
+    env.update({"ZIWO_REPORTS_HTTP_BACKOFF_BASE": "0.001", "ZIWO_REPORTS_HTTP_ATTEMPTS": "8"})
+    env.update(env_extra or {})
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def test_pull_writes_records_and_rejects_and_prints_one_summary_line(simulator, tmp_path):
+    sim = simulator(faults="hostile", fault_rate=0.2, bad_record_rate=0.02, days=3, calls_per_day=300)
+    out = tmp_path / "calls.jsonl"
+    env = {
+        "ZIWO_BASE_URL": sim.base_url,
+        "ZIWO_USERNAME": sim.config.username,
+        "ZIWO_PASSWORD": sim.config.password,
+    }
+    result = run(
+        [
+            "pull",
+            "--from",
+            str(sim.first_day),
+            "--to",
+            str(sim.last_day),
+            "--out",
+            str(out),
+            "--page-size",
+            "80",
+        ],
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    summary = re.search(
+        r"(\d+) records, (\d+) rejects, (\d+) pages, (\d+) retries, (\d+) re-logins", lines[0]
+    )
+    assert summary, lines[0]
+    records, rejects, pages, retries, relogins = map(int, summary.groups())
+
+    truth = sim.truth()
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records == len(written) == len(truth.calls)
+    assert {r["callID"] for r in written} == truth.calls
+    rejected = [json.loads(line) for line in (tmp_path / "calls.rejects.jsonl").read_text().splitlines()]
+    assert rejects == len(rejected) == len(truth.bad)
+    assert {r["record"]["id"]: r["reason"] for r in rejected} == truth.bad
+    assert all(r["detail"] and r["day"] for r in rejected)
+    assert pages > 0 and retries > 0 and relogins > 0
+    for secret in [sim.config.password, *sim.issued_tokens]:
+        assert secret not in result.stdout + result.stderr
+        assert secret not in out.read_text()
+
+
+def test_pull_options_override_the_environment(simulator, tmp_path):
+    sim = simulator(days=1, calls_per_day=100)
+    env = {"ZIWO_INSTANCE": "acme", "ZIWO_USERNAME": "nobody@acme.ae", "ZIWO_PASSWORD": "wrong-password-1"}
+    args = [
+        "pull",
+        "--base-url",
+        sim.base_url,
+        "--username",
+        sim.config.username,
+        "--from",
+        str(sim.last_day),
+    ]
+    result = run([*args, "--out", str(tmp_path / "x.jsonl")], {**env, "ZIWO_PASSWORD": sim.config.password})
+    assert result.returncode == 0, result.stderr
+    failed = run([*args, "--out", str(tmp_path / "y.jsonl")], env)
+    assert failed.returncode == 1
+    assert "HTTP 401 Invalid username or password" in failed.stderr
+    assert "wrong-password-1" not in failed.stderr
+    assert not (tmp_path / "y.jsonl").exists()  # no partial output after a failure
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (
+            ["pull", "--from", "2026-13-01"],
+            {},
+            2,
+            "argument --from: '2026-13-01' is not a date as YYYY-MM-DD",
+        ),
+        (
+            [
+                "pull",
+                "--from",
+                "2026-11-02",
+                "--to",
+                "2026-11-01",
+                "--instance",
+                "acme",
+                "--access-token",
+                "t",
+            ],
+            {},
+            1,
+            "--to 2026-11-01 is before --from 2026-11-02",
+        ),
+        (
+            ["pull", "--from", "2026-11-01"],
+            {},
+            1,
+            "no Ziwo instance given: set ZIWO_INSTANCE or ZIWO_BASE_URL",
+        ),
+        (
+            ["pull", "--from", "2026-11-01", "--instance", "acme.com"],
+            {},
+            1,
+            "instance 'acme.com' is not a Ziwo instance name",
+        ),
+        (["pull", "--from", "2026-11-01"], {"ZIWO_INSTANCE": "acme"}, 1, "username and password not set"),
+        (
+            ["pull", "--from", "2026-11-01", "--page-size", "0"],
+            {},
+            2,
+            "argument --page-size: '0' must be at least 1",
+        ),
+        (
+            ["simulator", "--timezone", "Mars/Base"],
+            {},
+            1,
+            "timezone 'Mars/Base' is not an IANA time zone name",
+        ),
+        (["simulator", "--faults", "evil"], {}, 2, "argument --faults: invalid choice: 'evil'"),
+        (["simulator", "--now", "2026-11-20T10:00"], {}, 2, "needs a UTC offset"),
+    ],
+)
+def test_bad_options_fail_with_a_message_naming_option_and_value(args, env, code, message):
+    result = run(args, env)
+    assert result.returncode == code
+    assert message in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_simulator_command_serves_until_stopped():
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZIWO_")}
+    args = [
+        "simulator",
+        "--port",
+        str(port),
+        "--days",
+        "2",
+        "--calls-per-day",
+        "100",
+        "--now",
+        NOW.isoformat(),
+        "--username",
+        "me@acme.ae",
+        "--password",
+        "pw-of-the-sim",
+    ]
+    process = subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        banner = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in banner and "me@acme.ae" in banner
+        assert "pw-of-the-sim" not in banner
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                response = requests.post(
+                    f"http://127.0.0.1:{port}/auth/login",
+                    json={"username": "me@acme.ae", "password": "pw-of-the-sim"},
+                    timeout=2,
+                )
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert response.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_demo_pulls_yesterday_and_checks_it_against_the_ground_truth(tmp_path):
+    result = run(
+        [
+            "demo",
+            "--out-dir",
+            str(tmp_path),
+            "--days",
+            "2",
+            "--calls-per-day",
+            "300",
+            "--slow-seconds",
+            "0.01",
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    assert "check against the simulator's ground truth" in result.stdout
+    served, pulled = map(int, re.search(r"(\d+) calls served, (\d+) pulled", result.stdout).groups())
+    assert served == pulled > 0
+    files = sorted(p.name for p in Path(tmp_path).iterdir())
+    assert len(files) == 2 and files[0].startswith("calls_") and files[1].endswith(".rejects.jsonl")

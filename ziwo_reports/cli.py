@@ -1,0 +1,262 @@
+"""The `ziwo-reports` command line. Heavy imports happen inside the commands, so that
+`--help` and quick commands stay fast."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from ziwo_reports import redaction
+
+log = logging.getLogger("ziwo_reports")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date-time") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+04:00 or {text}Z")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "Ziwo connection (each also from the environment: ZIWO_INSTANCE or ZIWO_BASE_URL, "
+        "ZIWO_USERNAME, ZIWO_PASSWORD, ZIWO_ACCESS_TOKEN, ZIWO_PAGE_SIZE)"
+    )
+    group.add_argument("--instance", help="instance name: 'acme' means https://acme-api.aswat.co")
+    group.add_argument("--base-url", help="API base URL, e.g. the simulator's http://127.0.0.1:8765")
+    group.add_argument("--username", help="login e-mail")
+    group.add_argument("--password", help="password (prefer ZIWO_PASSWORD: options show in `ps`)")
+    group.add_argument("--access-token", help="an existing access token instead of a login")
+    group.add_argument("--block", help="name of a saved 'Ziwo Credentials' Prefect block to use instead")
+    group.add_argument("--page-size", type=_positive_int, help="records per request (default 500)")
+
+
+def _settings(args: argparse.Namespace):  # -> ZiwoSettings
+    from connectors.ziwo import ZiwoSettings
+    from ziwo_reports.http import HttpPolicy
+
+    http = HttpPolicy.from_env()
+    extra = {"page_size": args.page_size} if args.page_size else {}
+    if args.block:
+        from connectors.ziwo.block import ZiwoCredentials
+
+        return ZiwoCredentials.load(args.block).settings(http=http, **extra)
+    options = {
+        "instance": args.instance,
+        "base_url": args.base_url,
+        "username": args.username,
+        "password": args.password,
+        "access_token": args.access_token,
+        **extra,
+    }
+    return ZiwoSettings.from_sources(options, http=http)
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from connectors.ziwo import ZiwoClient
+    from ziwo_reports.pull import pull_to_jsonl
+
+    end = args.to or args.from_
+    if end < args.from_:
+        raise ValueError(f"--to {end} is before --from {args.from_}")
+    out = args.out or Path("reports_out") / f"calls_{args.from_}_{end}.jsonl"
+    with ZiwoClient(_settings(args)) as client:
+        result = pull_to_jsonl(client, args.from_, end, out, check_agents=not args.no_agent_check)
+    print(result.summary() + (f" (rejects: {result.rejects_out})" if result.stats.rejects else ""))
+    return 0
+
+
+def _simulator_config(args: argparse.Namespace):  # -> SimConfig
+    from ziwo_reports.simulator import SimConfig
+
+    return SimConfig(
+        seed=args.seed,
+        days=args.days,
+        agents=args.agents,
+        calls_per_day=args.calls_per_day,
+        timezone=args.timezone,
+        faults=args.faults,
+        fault_rate=args.fault_rate,
+        bad_record_rate=args.bad_record_rate,
+        username=args.sim_username,
+        password=args.sim_password,
+        token_ttl=args.token_ttl,
+        retry_after=args.retry_after,
+        slow_seconds=args.slow_seconds,
+        max_page_size=args.max_page_size,
+        now=args.now,
+    )
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from ziwo_reports.simulator import Simulator
+
+    simulator = Simulator(_simulator_config(args), host=args.host, port=args.port)
+    cfg = simulator.config
+    print(
+        f"Ziwo simulator on http://{args.host}:{args.port}: seed {cfg.seed}, {cfg.agents} agents, "
+        f"~{cfg.calls_per_day} calls/day, {simulator.first_day}..{simulator.last_day} in {cfg.timezone}, "
+        f"faults {cfg.faults}; log in as {cfg.username}. Ctrl-C stops it.",
+        flush=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        simulator.serve_forever()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from connectors.ziwo import ZiwoClient, ZiwoSettings
+    from ziwo_reports.http import HttpPolicy
+    from ziwo_reports.pull import pull_to_jsonl
+    from ziwo_reports.simulator import Simulator
+
+    cfg = _simulator_config(args)
+    with Simulator(cfg) as simulator:
+        yesterday = simulator.last_day - timedelta(days=1)
+        print(
+            f"simulator: {simulator.base_url}, {cfg.agents} agents, ~{cfg.calls_per_day} calls/day in "
+            f"{cfg.timezone}, faults {cfg.faults}"
+        )
+        settings = ZiwoSettings(
+            base_url=simulator.base_url,
+            username=cfg.username,
+            password=cfg.password,
+            http=HttpPolicy.from_env(backoff_base=0.2),
+        )
+        out = args.out_dir / f"calls_{yesterday}.jsonl"
+        with ZiwoClient(settings) as client:
+            result = pull_to_jsonl(client, yesterday, yesterday, out)
+        truth = simulator.truth(yesterday, yesterday)
+    print(result.summary())
+    print(
+        f"check against the simulator's ground truth: {len(truth.calls)} calls served, "
+        f"{result.stats.records} pulled; {len(truth.bad)} malformed served, {result.stats.rejects} rejected"
+    )
+    if truth.calls and result.stats.records != len(truth.calls):
+        print("MISMATCH with ground truth", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_simulator_options(parser: argparse.ArgumentParser, *, faults: str, fault_rate: float) -> None:
+    from ziwo_reports.simulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, FAULT_MODES
+
+    g = parser.add_argument_group("simulated instance")
+    g.add_argument("--seed", type=int, default=42, help="same seed, same data (default 42)")
+    g.add_argument("--days", type=_positive_int, default=30, help="days of history up to today (default 30)")
+    g.add_argument("--agents", type=_positive_int, default=25, help="number of agents (default 25)")
+    g.add_argument(
+        "--calls-per-day", type=_positive_int, default=2000, help="average contacts a day (default 2000)"
+    )
+    g.add_argument(
+        "--timezone", default="Asia/Dubai", help="the instance's IANA time zone (default Asia/Dubai)"
+    )
+    g.add_argument("--now", type=_instant, help="simulated current time, ISO 8601 with offset (default: now)")
+    g.add_argument("--faults", choices=FAULT_MODES, default=faults, help=f"fault mode (default {faults})")
+    g.add_argument(
+        "--fault-rate",
+        type=float,
+        default=fault_rate,
+        help=f"share of requests with a fault (default {fault_rate})",
+    )
+    g.add_argument(
+        "--bad-record-rate",
+        type=float,
+        default=0.005,
+        help="share of malformed records, hostile mode (default 0.005)",
+    )
+    g.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds sent with 429 (default 1)")
+    g.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a slow response (default 1.0)")
+    g.add_argument(
+        "--token-ttl", type=float, default=3600.0, help="access-token lifetime in seconds (default 3600)"
+    )
+    g.add_argument(
+        "--max-page-size", type=_positive_int, default=1000, help="largest page served (default 1000)"
+    )
+    g.add_argument(
+        "--username",
+        dest="sim_username",
+        default=DEFAULT_USERNAME,
+        help=f"login accepted (default {DEFAULT_USERNAME})",
+    )
+    g.add_argument(
+        "--password",
+        dest="sim_password",
+        default=DEFAULT_PASSWORD,
+        help="password accepted (default in README)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ziwo-reports", description="Reports on Ziwo call-center data.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    pull = commands.add_parser("pull", help="pull call records of a date range to JSON Lines")
+    _add_connection_options(pull)
+    pull.add_argument(
+        "--from", dest="from_", type=_date, required=True, help="first day, YYYY-MM-DD (instance time)"
+    )
+    pull.add_argument("--to", type=_date, help="last day, included (default: --from)")
+    pull.add_argument("--out", type=Path, help="output file (default reports_out/calls_<from>_<to>.jsonl)")
+    pull.add_argument("--no-agent-check", action="store_true", help="do not reject calls of unknown agents")
+    pull.set_defaults(func=cmd_pull)
+
+    sim = commands.add_parser("simulator", help="serve the built-in Ziwo API simulator")
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    _add_simulator_options(sim, faults="none", fault_rate=0.05)
+    sim.set_defaults(func=cmd_simulator)
+
+    demo = commands.add_parser("demo", help="start the simulator, pull yesterday's calls, print the summary")
+    demo.add_argument(
+        "--out-dir", type=Path, default=Path("reports_out"), help="where files go (default reports_out)"
+    )
+    _add_simulator_options(demo, faults="flaky", fault_rate=0.15)
+    demo.set_defaults(func=cmd_demo, slow_seconds=0.3)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    redaction.install()
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clean line for the user; the traceback only with -vv
+        log.debug("failed", exc_info=True)
+        print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
