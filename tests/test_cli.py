@@ -52,9 +52,7 @@ def test_pull_writes_records_and_rejects_and_prints_one_summary_line(simulator, 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1
-    summary = re.search(
-        r"(\d+) records, (\d+) rejects, (\d+) pages, (\d+) retries, (\d+) re-logins", lines[0]
-    )
+    summary = re.search(r"(\d+) records, (\d+) rejects, (\d+) pages, (\d+) retries, (\d+) re-logins", lines[0])
     assert summary, lines[0]
     records, rejects, pages, retries, relogins = map(int, summary.groups())
 
@@ -177,9 +175,7 @@ def test_simulator_command_serves_until_stopped():
         "--password",
         "pw-of-the-sim",
     ]
-    process = subprocess.Popen(
-        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    process = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         banner = process.stdout.readline()
         assert f"http://127.0.0.1:{port}" in banner and "me@acme.ae" in banner

@@ -162,9 +162,7 @@ def test_a_server_that_ignores_skip_is_stopped():
         return _envelope([{"callID": f"c{i}", "startedAt": "2026-11-01T10:00:00Z"} for i in range(10)])
 
     with http_receiver(respond) as rx:
-        settings = ZiwoSettings(
-            base_url=rx.base_url, username="u", password="pw-rx-1234", page_size=10, http=FAST
-        )
+        settings = ZiwoSettings(base_url=rx.base_url, username="u", password="pw-rx-1234", page_size=10, http=FAST)
         with ZiwoClient(settings) as client, pytest.raises(ZiwoPagingError, match="ignore 'skip'"):
             list(client.iter_calls(client_date("2026-11-01"), client_date("2026-11-01")))
         assert len(rx.requests) == 3  # login and two pages
@@ -176,9 +174,7 @@ def test_a_server_that_never_ends_is_stopped_by_max_pages():
     def respond(exchange):
         if exchange.path.startswith("/auth/login"):
             return _login_ok()
-        return _envelope(
-            [{"callID": f"c{next(counter)}", "startedAt": "2026-11-01T10:00:00Z"} for _ in range(5)]
-        )
+        return _envelope([{"callID": f"c{next(counter)}", "startedAt": "2026-11-01T10:00:00Z"} for _ in range(5)])
 
     with http_receiver(respond) as rx:
         settings = ZiwoSettings(
@@ -195,9 +191,7 @@ def test_a_day_that_never_stops_shifting_is_an_error_not_a_silent_loss():
         skip = int(exchange.path.split("skip=")[1].split("&")[0])
         # Every page starts with the last record of the page before: offsets always shifting.
         start = max(0, skip - 1)
-        rows = [
-            {"callID": f"c{i}", "startedAt": "2026-11-01T10:00:00Z"} for i in range(start, min(start + 5, 12))
-        ]
+        rows = [{"callID": f"c{i}", "startedAt": "2026-11-01T10:00:00Z"} for i in range(start, min(start + 5, 12))]
         return _envelope(rows)
 
     with http_receiver(respond) as rx:

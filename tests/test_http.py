@@ -59,9 +59,7 @@ def test_retries_5xx_and_429_then_succeeds_with_the_servers_delay():
     sleeps: list[float] = []
     with http_receiver(scripted((503, {}, b"busy"), (429, {"Retry-After": "9"}, b""), ok())) as rx:
         stats = HttpStats()
-        reply = send(
-            requests.Session(), "GET", rx.base_url + "/x", policy=POLICY, stats=stats, sleep=sleeps.append
-        )
+        reply = send(requests.Session(), "GET", rx.base_url + "/x", policy=POLICY, stats=stats, sleep=sleeps.append)
     assert reply.status == 200
     assert (stats.requests, stats.retries) == (3, 2)
     assert 0 <= sleeps[0] <= 0.01  # backoff window of the first retry
@@ -72,9 +70,7 @@ def test_retries_5xx_and_429_then_succeeds_with_the_servers_delay():
 def test_other_4xx_are_never_retried(status):
     with http_receiver(scripted((status, {}, b"no"))) as rx:
         stats = HttpStats()
-        reply = send(
-            requests.Session(), "GET", rx.base_url + "/x", policy=POLICY, stats=stats, sleep=lambda s: None
-        )
+        reply = send(requests.Session(), "GET", rx.base_url + "/x", policy=POLICY, stats=stats, sleep=lambda s: None)
         assert reply.status == status
         assert len(rx.requests) == 1 and stats.retries == 0
 

@@ -32,9 +32,7 @@ def test_base_url_wins_over_instance_and_options_win_over_environment():
     env = {"ZIWO_BASE_URL": "http://127.0.0.1:9/", "ZIWO_ACCESS_TOKEN": "tok-123456"}
     assert ZiwoSettings.from_sources({}, env).base_url == "http://127.0.0.1:9"
     assert ZiwoSettings.from_sources({"instance": "acme"}, env).base_url == "https://acme-api.aswat.co"
-    assert (
-        ZiwoSettings.from_sources({"base_url": "http://127.0.0.1:8/"}, env).base_url == "http://127.0.0.1:8"
-    )
+    assert ZiwoSettings.from_sources({"base_url": "http://127.0.0.1:8/"}, env).base_url == "http://127.0.0.1:8"
 
 
 @pytest.mark.parametrize(

@@ -62,10 +62,7 @@ def test_login_is_set_by_options(simulator):
     assert login(sim, json={"username": "ops@acme.ae", "password": "other-secret"}).status_code == 200
     assert login(sim, json={"username": "ops@acme.ae", "password": sim.config.password}).status_code == 200
     assert (
-        login(
-            sim, json={"username": "supervisor@simulator.ziwo.test", "password": "other-secret"}
-        ).status_code
-        == 401
+        login(sim, json={"username": "supervisor@simulator.ziwo.test", "password": "other-secret"}).status_code == 401
     )
 
 
@@ -73,9 +70,7 @@ def test_token_in_header_or_query_and_403_when_missing_expired_or_logged_out(sim
     sim = simulator(token_ttl=0.3)
     token = token_of(sim)
     assert get(sim, "/profile", token).status_code == 200
-    assert (
-        requests.get(sim.base_url + "/profile", params={"access_token": token}, timeout=5).status_code == 200
-    )
+    assert requests.get(sim.base_url + "/profile", params={"access_token": token}, timeout=5).status_code == 200
     missing = get(sim, "/profile", None)
     assert missing.status_code == 403 and missing.json()["result"] is False
     import time
@@ -95,9 +90,7 @@ def test_call_history_pages_with_skip_limit_and_order(simulator):
     asc = []
     skip = 0
     while True:
-        body = get(
-            sim, "/callHistory/", token, fromDate=day, toDate=day, order="startedAt", skip=skip, limit=70
-        ).json()
+        body = get(sim, "/callHistory/", token, fromDate=day, toDate=day, order="startedAt", skip=skip, limit=70).json()
         assert body["result"] is True and isinstance(body["content"], list)
         asc += body["content"]
         skip += 70
@@ -109,9 +102,7 @@ def test_call_history_pages_with_skip_limit_and_order(simulator):
         == len(sim.truth(date.fromisoformat(day), date.fromisoformat(day)).calls)
     )
     assert [r["startedAt"] for r in asc] == sorted(r["startedAt"] for r in asc)
-    desc = get(sim, "/callHistory/", token, fromDate=day, toDate=day, order="~startedAt", limit=1000).json()[
-        "content"
-    ]
+    desc = get(sim, "/callHistory/", token, fromDate=day, toDate=day, order="~startedAt", limit=1000).json()["content"]
     assert [r["callID"] for r in desc] == [r["callID"] for r in reversed(asc)]
     default = get(sim, "/callHistory/", token, fromDate=day, toDate=day, limit=5).json()["content"]
     assert [r["callID"] for r in default] == [r["callID"] for r in desc[:5]]  # newest first by default
@@ -129,20 +120,13 @@ def test_filters_call_id_contact_number_agents_and_tags(simulator):
     day = (sim.last_day - timedelta(days=1)).isoformat()
     records = get(sim, "/callHistory/", token, fromDate=day, toDate=day, limit=1000).json()["content"]
     assert all("tags" not in r for r in records)
-    tagged = get(
-        sim, "/callHistory/", token, fromDate=day, toDate=day, limit=1000, dataset=["tags", "notes"]
-    ).json()
-    assert all(isinstance(r["tags"], list) for r in tagged["content"]) and any(
-        r["tags"] for r in tagged["content"]
-    )
+    tagged = get(sim, "/callHistory/", token, fromDate=day, toDate=day, limit=1000, dataset=["tags", "notes"]).json()
+    assert all(isinstance(r["tags"], list) for r in tagged["content"]) and any(r["tags"] for r in tagged["content"])
 
     target = next(r for r in records if r["agentId"] and r["callerIDNumber"].startswith("+971"))
     by_id = get(sim, "/callHistory/", token, callID=target["callID"]).json()["content"]
     assert [r["callID"] for r in by_id] == [target["callID"]]
-    assert (
-        get(sim, "/callHistory/", token, callID="00000000-0000-4000-8000-000000000000").json()["content"]
-        == []
-    )
+    assert get(sim, "/callHistory/", token, callID="00000000-0000-4000-8000-000000000000").json()["content"] == []
 
     national = target["callerIDNumber"][4:]
     by_number = get(sim, "/callHistory/", token, contactNumber=national, limit=1000).json()["content"]
@@ -150,9 +134,7 @@ def test_filters_call_id_contact_number_agents_and_tags(simulator):
     assert all(national in r["callerIDNumber"].replace("+", "") for r in by_number)
 
     agents = f"{target['agentId']},{target['agentId'] + 1}"
-    by_agent = get(sim, "/callHistory/", token, fromDate=day, toDate=day, agents=agents, limit=1000).json()[
-        "content"
-    ]
+    by_agent = get(sim, "/callHistory/", token, fromDate=day, toDate=day, agents=agents, limit=1000).json()["content"]
     assert by_agent and {r["agentId"] for r in by_agent} <= {target["agentId"], target["agentId"] + 1}
 
 
@@ -191,10 +173,7 @@ def test_agents_queues_and_numbers(simulator):
     assert [a["id"] for a in get(sim, "/admin/agents/", token, limit=5, skip=10).json()["content"]] == [
         a["id"] for a in agents[10:]
     ]
-    assert all(
-        {"id", "firstName", "lastName", "ccLogin", "wrapUpTime", "teamId", "teamName"} <= set(a)
-        for a in agents
-    )
+    assert all({"id", "firstName", "lastName", "ccLogin", "wrapUpTime", "teamId", "teamName"} <= set(a) for a in agents)
     assert len({a["teamId"] for a in agents}) >= 3
     departed = [a for a in agents if a["deletedAt"]]
     assert len(departed) == 1
@@ -340,9 +319,7 @@ def test_surveys_only_on_survey_queues_on_the_last_leg(fortnight):
     assert len(scored) > 100
     assert all(r["queueId"] in survey_queues and 1 <= r["surveyScore"] <= 5 for r in scored)
     assert len(Counter(r["surveyScore"] for r in scored)) == 5
-    last_legs = {
-        max(legs, key=lambda r: (r["startedAt"], r["id"]))["callID"] for legs in _contacts(records).values()
-    }
+    last_legs = {max(legs, key=lambda r: (r["startedAt"], r["id"]))["callID"] for legs in _contacts(records).values()}
     assert all(r["callID"] in last_legs for r in scored)
 
 
@@ -389,18 +366,14 @@ def test_agents_take_calls_only_while_employed(fortnight):
     departed = next(a for a in sim.world.agents if a.deleted_at)
     joined = max(sim.world.agents, key=lambda a: a.created_at)
     theirs = [r for r in records if r["agentId"] == departed.id]
-    assert theirs and all(
-        _ts(r["agentRingStartedAt"] or r["startedAt"]) < departed.deleted_at for r in theirs
-    )
+    assert theirs and all(_ts(r["agentRingStartedAt"] or r["startedAt"]) < departed.deleted_at for r in theirs)
     new = [r for r in records if r["agentId"] == joined.id]
     assert new and all(_ts(r["startedAt"]) >= joined.created_at for r in new)
 
 
 def test_dst_days_have_25_and_23_local_hours():
     autumn = Simulator(
-        SimConfig(
-            now=datetime(2026, 11, 3, 12, tzinfo=UTC), days=4, calls_per_day=4000, timezone="America/New_York"
-        )
+        SimConfig(now=datetime(2026, 11, 3, 12, tzinfo=UTC), days=4, calls_per_day=4000, timezone="America/New_York")
     )
     start, end = autumn.world.day_bounds(date(2026, 11, 1))
     assert end - start == timedelta(hours=25)
@@ -413,9 +386,7 @@ def test_dst_days_have_25_and_23_local_hours():
     assert one_am == {timedelta(hours=-4), timedelta(hours=-5)}  # 01:xx happens twice
 
     spring = Simulator(
-        SimConfig(
-            now=datetime(2026, 3, 9, 12, tzinfo=UTC), days=2, calls_per_day=4000, timezone="America/New_York"
-        )
+        SimConfig(now=datetime(2026, 3, 9, 12, tzinfo=UTC), days=2, calls_per_day=4000, timezone="America/New_York")
     )
     start, end = spring.world.day_bounds(date(2026, 3, 8))
     assert end - start == timedelta(hours=23)
@@ -438,10 +409,7 @@ def test_hostile_mode_serves_every_kind_of_bad_record(simulator):
     assert set(truth.bad.values()) == set(BAD_RECORD_KINDS)
     assert 0.015 < len(truth.bad) / (len(truth.bad) + len(truth.calls)) < 0.045
     bad_legs = {
-        leg.id: leg.record()
-        for day in sim.store.window_days(None, None)
-        for leg in sim.store.day(day)
-        if leg.bad
+        leg.id: leg.record() for day in sim.store.window_days(None, None) for leg in sim.store.day(day) if leg.bad
     }
     missing = [r for i, r in bad_legs.items() if truth.bad[i] == "missing_call_id"]
     assert missing and all("callID" not in r for r in missing)

@@ -171,12 +171,8 @@ def _add_simulator_options(parser: argparse.ArgumentParser, *, faults: str, faul
     g.add_argument("--seed", type=int, default=42, help="same seed, same data (default 42)")
     g.add_argument("--days", type=_positive_int, default=30, help="days of history up to today (default 30)")
     g.add_argument("--agents", type=_positive_int, default=25, help="number of agents (default 25)")
-    g.add_argument(
-        "--calls-per-day", type=_positive_int, default=2000, help="average contacts a day (default 2000)"
-    )
-    g.add_argument(
-        "--timezone", default="Asia/Dubai", help="the instance's IANA time zone (default Asia/Dubai)"
-    )
+    g.add_argument("--calls-per-day", type=_positive_int, default=2000, help="average contacts a day (default 2000)")
+    g.add_argument("--timezone", default="Asia/Dubai", help="the instance's IANA time zone (default Asia/Dubai)")
     g.add_argument("--now", type=_instant, help="simulated current time, ISO 8601 with offset (default: now)")
     g.add_argument("--faults", choices=FAULT_MODES, default=faults, help=f"fault mode (default {faults})")
     g.add_argument(
@@ -193,12 +189,8 @@ def _add_simulator_options(parser: argparse.ArgumentParser, *, faults: str, faul
     )
     g.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds sent with 429 (default 1)")
     g.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a slow response (default 1.0)")
-    g.add_argument(
-        "--token-ttl", type=float, default=3600.0, help="access-token lifetime in seconds (default 3600)"
-    )
-    g.add_argument(
-        "--max-page-size", type=_positive_int, default=1000, help="largest page served (default 1000)"
-    )
+    g.add_argument("--token-ttl", type=float, default=3600.0, help="access-token lifetime in seconds (default 3600)")
+    g.add_argument("--max-page-size", type=_positive_int, default=1000, help="largest page served (default 1000)")
     g.add_argument(
         "--username",
         dest="sim_username",
@@ -220,9 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pull = commands.add_parser("pull", help="pull call records of a date range to JSON Lines")
     _add_connection_options(pull)
-    pull.add_argument(
-        "--from", dest="from_", type=_date, required=True, help="first day, YYYY-MM-DD (instance time)"
-    )
+    pull.add_argument("--from", dest="from_", type=_date, required=True, help="first day, YYYY-MM-DD (instance time)")
     pull.add_argument("--to", type=_date, help="last day, included (default: --from)")
     pull.add_argument("--out", type=Path, help="output file (default reports_out/calls_<from>_<to>.jsonl)")
     pull.add_argument("--no-agent-check", action="store_true", help="do not reject calls of unknown agents")
@@ -235,9 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_simulator)
 
     demo = commands.add_parser("demo", help="start the simulator, pull yesterday's calls, print the summary")
-    demo.add_argument(
-        "--out-dir", type=Path, default=Path("reports_out"), help="where files go (default reports_out)"
-    )
+    demo.add_argument("--out-dir", type=Path, default=Path("reports_out"), help="where files go (default reports_out)")
     _add_simulator_options(demo, faults="flaky", fault_rate=0.15)
     demo.set_defaults(func=cmd_demo, slow_seconds=0.3)
     return parser

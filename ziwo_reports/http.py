@@ -166,13 +166,9 @@ def send(
             else:
                 return Reply(response)
         if attempt == policy.attempts:
-            raise RetriesExhausted(
-                f"{method} {url} failed after {attempt} attempts; last error: {problem}", url=url
-            )
+            raise RetriesExhausted(f"{method} {url} failed after {attempt} attempts; last error: {problem}", url=url)
         delay = retry_delay(attempt, policy, retry_after)
         stats.retries += 1
-        log.warning(
-            "%s %s: %s; retry %d of %d in %.2f s", method, url, problem, attempt, policy.attempts - 1, delay
-        )
+        log.warning("%s %s: %s; retry %d of %d in %.2f s", method, url, problem, attempt, policy.attempts - 1, delay)
         sleep(delay)
     raise AssertionError("unreachable")

@@ -54,9 +54,7 @@ def atomic_writer(path: Path) -> Iterator[IO[str]]:
         raise
 
 
-def pull_to_jsonl(
-    client: ZiwoClient, start: date, end: date, out: Path, *, check_agents: bool = True
-) -> PullResult:
+def pull_to_jsonl(client: ZiwoClient, start: date, end: date, out: Path, *, check_agents: bool = True) -> PullResult:
     """Write each accepted record as Ziwo sent it, one per line, and each reject with its reason."""
     known_agents = {agent["id"] for agent in client.agents()} if check_agents else None
     rejects_out = rejects_path(out)

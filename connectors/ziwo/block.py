@@ -21,9 +21,7 @@ class ZiwoCredentials(Block):
     _block_type_slug = "ziwo-credentials"
     _description = "Instance and login of a Ziwo call center, for ziwo-reports."
 
-    instance: str | None = Field(
-        default=None, description="Instance name: 'acme' means https://acme-api.aswat.co."
-    )
+    instance: str | None = Field(default=None, description="Instance name: 'acme' means https://acme-api.aswat.co.")
     base_url: str | None = Field(
         default=None, description="Full API URL instead of an instance name, e.g. a test server."
     )

@@ -171,8 +171,7 @@ class ZiwoClient:
         token = content.get("access_token") if isinstance(content, dict) else None
         if not reply.ok or not reply.data.get("result") or not token:
             raise ZiwoAuthError(
-                f"login to {s.base_url} as {s.username!r} failed: HTTP {reply.status} "
-                f"{_error_message(reply.response)}",
+                f"login to {s.base_url} as {s.username!r} failed: HTTP {reply.status} {_error_message(reply.response)}",
                 status=reply.status,
             )
         register_secret(token)
@@ -208,9 +207,7 @@ class ZiwoClient:
 
     # --- paging -----------------------------------------------------------------------------
 
-    def _pages(
-        self, path: str, params: dict[str, Any], size: _PageSize
-    ) -> Iterator[tuple[list[Any], dict[str, Any]]]:
+    def _pages(self, path: str, params: dict[str, Any], size: _PageSize) -> Iterator[tuple[list[Any], dict[str, Any]]]:
         """Offset-page a list endpoint, yielding (content, info) of each non-empty page."""
         skip, pages, previous_ids, previous_size, probing = 0, 0, None, 0, False
         while True:
@@ -235,8 +232,7 @@ class ZiwoClient:
             ids = [_dedupe_key(item) for item in content]
             if ids == previous_ids:
                 raise ZiwoPagingError(
-                    f"GET {path}: the page at skip={skip} repeats the previous page; "
-                    "the server seems to ignore 'skip'"
+                    f"GET {path}: the page at skip={skip} repeats the previous page; the server seems to ignore 'skip'"
                 )
             previous_ids, previous_size, probing = ids, len(content), False
             yield content, info

@@ -135,6 +135,8 @@ def parse_timestamp(value: Any, name: str = "timestamp") -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise _Invalid("bad_timestamp", f"{name} is {value!r}, not an ISO 8601 timestamp") from None
+    if parsed.tzinfo is UTC:
+        return parsed
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)  # assumptions.NAIVE_TIMESTAMPS_ARE_UTC
     return parsed.astimezone(UTC)
@@ -180,33 +182,48 @@ def _tags(value: Any, name: str) -> list[str]:
     raise _Invalid("bad_value", f"{name} is {value!r}, not a list of tags")
 
 
+def _by_kind(kind: Kind) -> tuple[tuple[str, str], ...]:
+    return tuple((c.ziwo, c.name) for c in CALL_COLUMNS if c.kind == kind)
+
+
+_TEXT, _INTS, _SECONDS, _TIMESTAMPS = (
+    _by_kind("str"),
+    _by_kind("int"),
+    _by_kind("seconds"),
+    _by_kind("timestamp"),
+)
+
+
 def _convert(raw: dict[str, Any], known_agent_ids: Collection[int] | None) -> dict[str, Any]:
     call_id = raw.get("callID")
     if not isinstance(call_id, str) or not call_id.strip():
         raise _Invalid("missing_call_id", f"callID is {call_id!r}")
+    # The common types are checked inline: this runs once per record, a million times a backfill.
     values: dict[str, Any] = {}
-    durations: list[tuple[str, int]] = []
-    for col in CALL_COLUMNS:
-        value = raw.get(col.ziwo)
-        kind = col.kind
-        if kind == "str":
-            values[col.name] = _str(value, col.ziwo)
-        elif kind == "timestamp":
-            values[col.name] = parse_timestamp(value, col.ziwo)
-        elif kind == "tags":
-            values[col.name] = _tags(value, col.ziwo)
-        else:
-            number = _int(value, col.ziwo)
-            values[col.name] = number
-            if kind == "seconds" and number is not None:
-                durations.append((col.ziwo, number))
-    if values["started_at"] is None:
+    for ziwo, name in _TEXT:
+        value = raw.get(ziwo)
+        values[name] = value if value is None or value.__class__ is str else _str(value, ziwo)
+    for ziwo, name in _INTS:
+        value = raw.get(ziwo)
+        values[name] = value if value is None or value.__class__ is int else _int(value, ziwo)
+    negative = None
+    for ziwo, name in _SECONDS:
+        value = raw.get(ziwo)
+        if value is not None and value.__class__ is not int:
+            value = _int(value, ziwo)
+        values[name] = value
+        if negative is None and value is not None and value < 0:
+            negative = f"{ziwo} is {value}, below zero"
+    for ziwo, name in _TIMESTAMPS:
+        values[name] = parse_timestamp(raw.get(ziwo), ziwo)
+    values["tags"] = _tags(raw.get(TAGS_FIELD), TAGS_FIELD)
+    started = values["started_at"]
+    if started is None:
         raise _Invalid("bad_timestamp", "startedAt is missing")
-    for name, number in durations:
-        if number < 0:
-            raise _Invalid("negative_duration", f"{name} is {number}, below zero")
+    if negative:
+        raise _Invalid("negative_duration", negative)
     ended = values["ended_at"]
-    if ended is not None and ended < values["started_at"]:
+    if ended is not None and ended < started:
         raise _Invalid(
             "ended_before_started",
             f"endedAt {raw.get('endedAt')!r} is before startedAt {raw.get('startedAt')!r}",

@@ -39,6 +39,7 @@ MAX_TRANSFERS = 2
 MAX_MISSED_RINGS = 3
 NO_ANSWER_TIMEOUT = 20  # seconds an agent's phone rings before the call goes back to the queue
 MAIN_NUMBER = "+97144010100"
+CALLER_HUNG_UP = {"result": "cancel", "hangupBy": "customer", "hangupCause": "ORIGINATOR_CANCEL"}
 
 DISPOSITIONS = (
     ("Resolved", 45),
@@ -150,8 +151,7 @@ class _DayBuilder:
         self.legs: list[dict] = []
         # (agent, joined, left) as epoch seconds, for every agent and per queue's teams
         self.everyone = [
-            (a, a.created_at.timestamp(), a.deleted_at.timestamp() if a.deleted_at else math.inf)
-            for a in world.agents
+            (a, a.created_at.timestamp(), a.deleted_at.timestamp() if a.deleted_at else math.inf) for a in world.agents
         ]
         self.by_team = {q.team_ids: [e for e in self.everyone if e[0].team_id in q.team_ids] for q in QUEUES}
         self.agents = {a.id: a for a in world.agents}
@@ -185,9 +185,7 @@ class _DayBuilder:
                 return self._present(national), national
         elif r < REPEAT_WITHIN_HOURS + REPEAT_WITHIN_DAYS:
             back = self.day - timedelta(days=rng.randint(1, 4))
-            national = customer_number(
-                self.cfg.seed, back, rng.randint(1, max(1, self.cfg.calls_per_day // 2))
-            )
+            national = customer_number(self.cfg.seed, back, rng.randint(1, max(1, self.cfg.calls_per_day // 2)))
             return self._present(national), national
         national = self._fresh_number()
         return self._present(national), national
@@ -269,9 +267,7 @@ class _DayBuilder:
                 _start=t,
                 _end=end,
                 ivrTime=end - t,
-                result="cancel",
-                hangupBy="customer",
-                hangupCause="ORIGINATOR_CANCEL",
+                **CALLER_HUNG_UP,
                 lostInIVR=True,
             )
             return
@@ -286,11 +282,7 @@ class _DayBuilder:
         while True:
             mean_wait = (3 + 14 * load) * (0.5 if queue.name == "VIP" else 1.0)
             # Mostly short waits, with a heavy tail when the queue backs up.
-            wait = (
-                rng.expovariate(1 / mean_wait)
-                if rng.random() < 0.88
-                else rng.expovariate(1 / (60 + 120 * load))
-            )
+            wait = rng.expovariate(1 / mean_wait) if rng.random() < 0.88 else rng.expovariate(1 / (60 + 120 * load))
             ring_at = entered + int(wait)
             agent = self._agent(queue.team_ids, ring_at, tried) if misses < MAX_MISSED_RINGS else None
             common = {
@@ -308,9 +300,7 @@ class _DayBuilder:
                     _start=leg_start,
                     _end=entered + stay,
                     queueWaitTime=stay,
-                    result="cancel",
-                    hangupBy="customer",
-                    hangupCause="ORIGINATOR_CANCEL",
+                    **CALLER_HUNG_UP,
                 )
                 first = first or leg
                 break
@@ -330,9 +320,7 @@ class _DayBuilder:
                     _start=leg_start,
                     _end=ring_at + ring,
                     ringTime=ring,
-                    result="cancel",
-                    hangupBy="customer",
-                    hangupCause="ORIGINATOR_CANCEL",
+                    **CALLER_HUNG_UP,
                 )
                 first = first or leg
                 break
@@ -368,9 +356,7 @@ class _DayBuilder:
                 holdTime=hold,
                 result="answered",
                 hangupBy="agent" if transfer or rng.random() < 0.3 else "customer",
-                hangupCause=rng.choice(("ATTENDED_TRANSFER", "BLIND_TRANSFER"))
-                if transfer
-                else "NORMAL_CLEARING",
+                hangupCause=rng.choice(("ATTENDED_TRANSFER", "BLIND_TRANSFER")) if transfer else "NORMAL_CLEARING",
             )
             leg.update(self._answered_extras(agent, leg["callID"]))
             first = first or leg
@@ -470,9 +456,7 @@ def _malform(rng: random.Random, leg: dict) -> str:
         del leg["callID"]
     elif kind == "bad_timestamp":
         field = rng.choice(("startedAt", "endedAt"))
-        leg[field] = rng.choice(
-            (leg[field][:10] + " 25:61:00", "not-a-date", leg[field][:4] + "-02-30T10:00:00Z")
-        )
+        leg[field] = rng.choice((leg[field][:10] + " 25:61:00", "not-a-date", leg[field][:4] + "-02-30T10:00:00Z"))
     elif kind == "negative_duration":
         field = rng.choice(("talkTime", "duration", "ringTime"))
         leg[field] = -max(1, leg[field])

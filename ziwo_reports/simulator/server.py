@@ -210,9 +210,7 @@ class Simulator:
             response.headers["Retry-After"] = str(self.config.retry_after)
             return response
         status = int(fault)
-        return _error(
-            status, {500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable"}[status]
-        )
+        return _error(status, {500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable"}[status])
 
     def _route(self, method: str, path: str) -> Any:
         routes = {
@@ -380,9 +378,7 @@ class Simulator:
         search = (_one(query, "search") or "").lower()
         agents = [self._agent_json(a) for a in self.world.agents]
         if search:
-            agents = [
-                a for a in agents if search in f"{a['firstName']} {a['lastName']} {a['username']}".lower()
-            ]
+            agents = [a for a in agents if search in f"{a['firstName']} {a['lastName']} {a['username']}".lower()]
         return agents
 
     @staticmethod
@@ -400,9 +396,7 @@ class Simulator:
     def _list_agents(self, query: dict, body: bytes, headers: Any, fault: str | None) -> Response:
         deleted = (_one(query, "deleted") or "false").lower() == "true"
         keys = ("id", "firstName", "lastName", "username", "ccLogin", "status", "deletedAt")
-        return _ok(
-            [{k: a[k] for k in keys} for a in self._agents_matching({}) if deleted or a["deletedAt"] is None]
-        )
+        return _ok([{k: a[k] for k in keys} for a in self._agents_matching({}) if deleted or a["deletedAt"] is None])
 
     def _queues(self) -> list[dict[str, Any]]:
         created = iso(int(self.world.agents[0].created_at.timestamp()))

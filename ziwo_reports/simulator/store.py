@@ -38,7 +38,7 @@ class Truth:
 
 
 class CallStore:
-    def __init__(self, world: World, cache_days: int = 6) -> None:
+    def __init__(self, world: World, cache_days: int = 4) -> None:
         self.world = world
         self.cache_days = cache_days
         self._lock = threading.RLock()
@@ -59,9 +59,7 @@ class CallStore:
     def in_window(self, day: date) -> bool:
         return self.world.first_day <= day <= self.world.last_day
 
-    def _cached(
-        self, cache: OrderedDict[date, list[Leg]], day: date, build: Callable[[], list[Leg]]
-    ) -> list[Leg]:
+    def _cached(self, cache: OrderedDict[date, list[Leg]], day: date, build: Callable[[], list[Leg]]) -> list[Leg]:
         legs = cache.get(day)
         if legs is None:
             legs = cache[day] = build()
