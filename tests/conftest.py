@@ -133,3 +133,15 @@ def prefect_api() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def run_ingest(sim: Simulator, warehouse: Any, instance: str = "sim", **options: Any) -> Any:
+    """One ingest of a simulator into a warehouse, at the simulator's "now"."""
+    from connectors.ziwo import ZiwoClient
+    from ziwo_reports.ingest import IngestOptions, ingest
+
+    hooks = {k: options.pop(k) for k in ("before_commit", "on_progress") if k in options}
+    options.setdefault("initial_days", sim.config.days)
+    settings = settings_for(sim, instance=instance, timezone=sim.config.timezone)
+    with ZiwoClient(settings) as client:
+        return ingest(warehouse, client, IngestOptions(**options), now=sim.store.world.now, **hooks)

@@ -198,23 +198,20 @@ def test_simulator_command_serves_until_stopped():
         process.wait(timeout=10)
 
 
-def test_demo_pulls_yesterday_and_checks_it_against_the_ground_truth(tmp_path):
-    result = run(
-        [
-            "demo",
-            "--out-dir",
-            str(tmp_path),
-            "--days",
-            "2",
-            "--calls-per-day",
-            "300",
-            "--slow-seconds",
-            "0.01",
-        ]
-    )
+def test_demo_ingests_into_the_warehouse_and_checks_it_against_the_ground_truth(tmp_path):
+    args = ["demo", "--out-dir", str(tmp_path), "--days", "3", "--calls-per-day", "300", "--slow-seconds", "0.01"]
+    result = run([*args, "--faults", "hostile", "--fault-rate", "0.1", "--bad-record-rate", "0.02"])
     assert result.returncode == 0, result.stderr
-    assert "check against the simulator's ground truth" in result.stdout
-    served, pulled = map(int, re.search(r"(\d+) calls served, (\d+) pulled", result.stdout).groups())
-    assert served == pulled > 0
-    files = sorted(p.name for p in Path(tmp_path).iterdir())
-    assert len(files) == 2 and files[0].startswith("calls_") and files[1].endswith(".rejects.jsonl")
+    lines = result.stdout.splitlines()
+    first = next(line for line in lines if line.startswith("first run: ingested simulator"))
+    again = next(line for line in lines if line.startswith("next run: ingested simulator"))
+    new = int(re.search(r"(\d+) new", first).group(1))
+    assert new > 0 and " 0 new, 0 updated" in again
+    check = re.search(
+        r"(\d+) calls served, (\d+) in the warehouse, 0 missing, 0 extra; (\d+) malformed served, (\d+) in",
+        result.stdout,
+    )
+    assert check, result.stdout
+    served, held, bad, quarantined = map(int, check.groups())
+    assert served == held == new and bad == quarantined > 0
+    assert (tmp_path / "ziwo.duckdb").exists()

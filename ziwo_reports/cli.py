@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from ziwo_reports import redaction
@@ -33,6 +34,15 @@ def _instant(text: str) -> datetime:
     return value
 
 
+def _duration(text: str):  # -> timedelta
+    from ziwo_reports.ingest import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -46,7 +56,7 @@ def _positive_int(text: str) -> int:
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "Ziwo connection (each also from the environment: ZIWO_INSTANCE or ZIWO_BASE_URL, "
-        "ZIWO_USERNAME, ZIWO_PASSWORD, ZIWO_ACCESS_TOKEN, ZIWO_PAGE_SIZE)"
+        "ZIWO_USERNAME, ZIWO_PASSWORD, ZIWO_ACCESS_TOKEN, ZIWO_TIMEZONE, ZIWO_PAGE_SIZE)"
     )
     group.add_argument("--instance", help="instance name: 'acme' means https://acme-api.aswat.co")
     group.add_argument("--base-url", help="API base URL, e.g. the simulator's http://127.0.0.1:8765")
@@ -54,6 +64,7 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--password", help="password (prefer ZIWO_PASSWORD: options show in `ps`)")
     group.add_argument("--access-token", help="an existing access token instead of a login")
     group.add_argument("--block", help="name of a saved 'Ziwo Credentials' Prefect block to use instead")
+    group.add_argument("--timezone", help="the instance's IANA time zone, in which Ziwo reads dates (default UTC)")
     group.add_argument("--page-size", type=_positive_int, help="records per request (default 500)")
 
 
@@ -66,10 +77,13 @@ def _settings(args: argparse.Namespace):  # -> ZiwoSettings
     if args.block:
         from connectors.ziwo.block import ZiwoCredentials
 
+        if args.timezone:
+            extra["timezone"] = args.timezone
         return ZiwoCredentials.load(args.block).settings(http=http, **extra)
     options = {
         "instance": args.instance,
         "base_url": args.base_url,
+        "timezone": args.timezone,
         "username": args.username,
         "password": args.password,
         "access_token": args.access_token,
@@ -130,36 +144,126 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingest_options(args: argparse.Namespace):  # -> IngestOptions
+    from ziwo_reports.ingest import IngestOptions
+
+    return IngestOptions(
+        lookback=args.lookback,
+        first_day=args.from_,
+        last_day=args.to,
+        full_refresh=args.full_refresh,
+        initial_days=args.initial_days,
+    )
+
+
+@contextlib.contextmanager
+def _progress(client):  # -> Iterator[ProgressHook]
+    """A progress bar on stderr: days done, pages and records read."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    done_records: dict = {}
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days · {task.fields[pages]} pages · {task.fields[records]} records"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task("ingest", total=None, pages=0, records=0)
+
+    def update(day, counts) -> None:
+        done_records[day] = counts.records
+        progress.update(
+            task,
+            description=f"ingest {day}",
+            completed=len(done_records) - 1,
+            pages=client.stats.pages,
+            records=sum(done_records.values()),
+        )
+
+    with progress:
+        yield progress, task, update
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from connectors.ziwo import ZiwoClient
+    from ziwo_reports.ingest import IngestRun, plan_ingest, quarantine_lines, summary_line
+    from ziwo_reports.warehouse import open_warehouse
+
+    options = _ingest_options(args)
+    settings = _settings(args)
+    with open_warehouse(args.db) as warehouse, ZiwoClient(settings) as client:
+        plan = plan_ingest(warehouse, settings.instance, settings.timezone, options)
+        with _progress(client) as (progress, task, update):
+            progress.update(task, total=len(plan.days))
+            run = IngestRun(warehouse, client, plan, options, on_progress=update)
+            run.run()
+    print(summary_line(run) + f" -> {args.db}")
+    for line in quarantine_lines(run):
+        print(line)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from connectors.ziwo import ZiwoClient, ZiwoSettings
     from ziwo_reports.http import HttpPolicy
-    from ziwo_reports.pull import pull_to_jsonl
+    from ziwo_reports.ingest import IngestOptions, ingest, quarantine_lines, summary_line
     from ziwo_reports.simulator import Simulator
+    from ziwo_reports.warehouse import open_warehouse
 
     cfg = _simulator_config(args)
-    with Simulator(cfg) as simulator:
-        yesterday = simulator.last_day - timedelta(days=1)
+    db = args.out_dir / "ziwo.duckdb"
+    if not args.verbose:  # the summaries count the retries; one line per retry is for -v
+        logging.getLogger("ziwo_reports.http").setLevel(logging.ERROR)
+    with Simulator(cfg) as simulator, open_warehouse(db) as warehouse:
         print(
-            f"simulator: {simulator.base_url}, {cfg.agents} agents, ~{cfg.calls_per_day} calls/day in "
-            f"{cfg.timezone}, faults {cfg.faults}"
+            f"simulator: {simulator.base_url}, {cfg.agents} agents, ~{cfg.calls_per_day} calls/day, "
+            f"{simulator.first_day}..{simulator.last_day} in {cfg.timezone}, faults {cfg.faults}"
         )
         settings = ZiwoSettings(
             base_url=simulator.base_url,
+            instance="simulator",
+            timezone=cfg.timezone,
             username=cfg.username,
             password=cfg.password,
             http=HttpPolicy.from_env(backoff_base=0.2),
         )
-        out = args.out_dir / f"calls_{yesterday}.jsonl"
-        with ZiwoClient(settings) as client:
-            result = pull_to_jsonl(client, yesterday, yesterday, out)
-        truth = simulator.truth(yesterday, yesterday)
-    print(result.summary())
+        options = IngestOptions(initial_days=cfg.days)
+        for label in ("first run", "next run"):
+            with ZiwoClient(settings) as client:
+                run = ingest(warehouse, client, options, now=simulator.store.world.now)
+            print(f"{label}: {summary_line(run)}")
+            for line in quarantine_lines(run):
+                print(line)
+        first, last = simulator.first_day, simulator.last_day
+        truth = simulator.truth(first, last)
+        held = {
+            call_id
+            for (call_id,) in warehouse.con.execute(
+                "SELECT call_id FROM calls WHERE instance = 'simulator' AND source_date BETWEEN ? AND ?",
+                [first, last],
+            ).fetchall()
+        }
+        (quarantined,) = warehouse.con.execute(
+            "SELECT count(*) FROM quarantine WHERE instance = 'simulator' AND source_date BETWEEN ? AND ?",
+            [first, last],
+        ).fetchone()
+        tables = {
+            name: warehouse.con.execute(f"SELECT count(*) FROM {name} WHERE instance = 'simulator'").fetchone()[0]
+            for name in ("calls", "agents", "teams", "queues", "numbers", "quarantine", "ingest_runs")
+        }
+    print(f"warehouse {db}: " + ", ".join(f"{n} {name}" for name, n in tables.items()))
+    missing, extra = len(truth.calls - held), len(held - truth.calls)
     print(
-        f"check against the simulator's ground truth: {len(truth.calls)} calls served, "
-        f"{result.stats.records} pulled; {len(truth.bad)} malformed served, {result.stats.rejects} rejected"
+        f"check against the simulator's ground truth for {first}..{last}: {len(truth.calls)} calls served, "
+        f"{len(held)} in the warehouse, {missing} missing, {extra} extra; "
+        f"{len(truth.bad)} malformed served, {quarantined} in quarantine"
     )
-    if truth.calls and result.stats.records != len(truth.calls):
-        print("MISMATCH with ground truth", file=sys.stderr)
+    if missing or extra or quarantined != len(truth.bad):
+        print("MISMATCH with the ground truth", file=sys.stderr)
         return 1
     return 0
 
@@ -218,15 +322,32 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--no-agent-check", action="store_true", help="do not reject calls of unknown agents")
     pull.set_defaults(func=cmd_pull)
 
+    ingest = commands.add_parser("ingest", help="load Ziwo calls, agents and queues into the DuckDB warehouse")
+    _add_connection_options(ingest)
+    ingest.add_argument(
+        "--db",
+        type=Path,
+        default=Path(os.environ.get("ZIWO_REPORTS_DB") or "reports_out/ziwo.duckdb"),
+        help="warehouse file (default $ZIWO_REPORTS_DB or reports_out/ziwo.duckdb)",
+    )
+    ingest.add_argument("--from", dest="from_", type=_date, help="backfill from this instance day, YYYY-MM-DD")
+    ingest.add_argument("--to", type=_date, help="backfill to this day, included (default: today)")
+    ingest.add_argument("--lookback", type=_duration, default="48h", help="window re-read each run (default 48h)")
+    ingest.add_argument(
+        "--full-refresh", action="store_true", help="re-read all held days; drop legs Ziwo no longer lists"
+    )
+    ingest.add_argument("--initial-days", type=_positive_int, default=30, help="days a first run reads (default 30)")
+    ingest.set_defaults(func=cmd_ingest)
+
     sim = commands.add_parser("simulator", help="serve the built-in Ziwo API simulator")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     _add_simulator_options(sim, faults="none", fault_rate=0.05)
     sim.set_defaults(func=cmd_simulator)
 
-    demo = commands.add_parser("demo", help="start the simulator, pull yesterday's calls, print the summary")
+    demo = commands.add_parser("demo", help="start the simulator, ingest its calls twice, check the warehouse")
     demo.add_argument("--out-dir", type=Path, default=Path("reports_out"), help="where files go (default reports_out)")
-    _add_simulator_options(demo, faults="flaky", fault_rate=0.15)
+    _add_simulator_options(demo, faults="flaky", fault_rate=0.05)
     demo.set_defaults(func=cmd_demo, slow_seconds=0.3)
     return parser
 

@@ -23,7 +23,10 @@ class ZiwoCredentials(Block):
 
     instance: str | None = Field(default=None, description="Instance name: 'acme' means https://acme-api.aswat.co.")
     base_url: str | None = Field(
-        default=None, description="Full API URL instead of an instance name, e.g. a test server."
+        default=None, description="API URL, when not the instance's own (a proxy, a test server)."
+    )
+    timezone: str = Field(
+        default="UTC", description="The instance's IANA time zone: Ziwo reads the dates of a pull in it."
     )
     username: str | None = Field(default=None, description="Login e-mail of a supervisor or admin.")
     password: SecretStr | None = Field(default=None, description="Password of that login.")
@@ -36,6 +39,7 @@ class ZiwoCredentials(Block):
         options = {
             "instance": self.instance,
             "base_url": self.base_url,
+            "timezone": self.timezone,
             "username": self.username,
             "password": self.password.get_secret_value() if self.password else None,
             "access_token": self.access_token.get_secret_value() if self.access_token else None,

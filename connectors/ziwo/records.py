@@ -1,5 +1,6 @@
-"""Ziwo call records: the one mapping from Ziwo field names to canonical columns, and the
-checks that turn a raw record into a typed `CallRecord` or a `Reject` with its reason."""
+"""Ziwo records: the one mapping from Ziwo field names to canonical columns (calls, agents,
+queues, numbers), and the checks that turn a raw call record into a typed `CallRecord` or a
+`Reject` with its reason."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from connectors.ziwo.assumptions import CALL_WRAP_UP_FIELD, SURVEY_SCORE_FIELD, TAGS_FIELD
+from connectors.ziwo.assumptions import (
+    CALL_WRAP_UP_FIELD,
+    SURVEY_SCORE_FIELD,
+    TAGS_FIELD,
+    TEAM_ID_FIELD,
+    TEAM_NAME_FIELD,
+)
 
-Kind = Literal["str", "int", "seconds", "timestamp", "tags"]
+Kind = Literal["str", "int", "seconds", "timestamp", "tags", "bool"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,36 @@ CALL_COLUMNS: tuple[Column, ...] = (
     Column("recordingFile", "recording_file", "str"),
     Column(SURVEY_SCORE_FIELD, "survey_score", "int"),
     Column(TAGS_FIELD, "tags", "tags"),
+)
+
+#: Reference data: Ziwo field -> canonical column of the warehouse tables.
+AGENT_COLUMNS: tuple[Column, ...] = (
+    Column("id", "agent_id", "int"),
+    Column("firstName", "first_name", "str"),
+    Column("lastName", "last_name", "str"),
+    Column("username", "username", "str"),
+    Column("ccLogin", "cc_login", "str"),
+    Column(TEAM_ID_FIELD, "team_id", "int"),
+    Column(TEAM_NAME_FIELD, "team_name", "str"),
+    Column("wrapUpTime", "wrap_up_time_s", "seconds"),
+    Column("status", "status", "str"),
+    Column("createdAt", "created_at", "timestamp"),
+    Column("deletedAt", "deleted_at", "timestamp"),
+)
+QUEUE_COLUMNS: tuple[Column, ...] = (
+    Column("id", "queue_id", "int"),
+    Column("name", "name", "str"),
+    Column("surveyRequired", "survey_required", "bool"),
+    Column("status", "status", "str"),
+    Column("deletedAt", "deleted_at", "timestamp"),
+)
+NUMBER_COLUMNS: tuple[Column, ...] = (
+    Column("id", "number_id", "int"),
+    Column("did", "did", "str"),
+    Column("linkType", "link_type", "str"),
+    Column("linkData", "link_data", "str"),
+    Column("status", "status", "str"),
+    Column("deletedAt", "deleted_at", "timestamp"),
 )
 
 #: Why a record was rejected. Each reject carries one of these plus a detail naming field and value.
@@ -166,6 +203,14 @@ def _str(value: Any, name: str) -> str | None:
     raise _Invalid("bad_value", f"{name} is {value!r}, not text")
 
 
+def _bool(value: Any, name: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1", "true", "false", "True", "False"):
+        return str(value).lower() in ("1", "true")
+    raise _Invalid("bad_value", f"{name} is {value!r}, not true or false")
+
+
 def _tags(value: Any, name: str) -> list[str]:
     if value is None:
         return []
@@ -232,6 +277,24 @@ def _convert(raw: dict[str, Any], known_agent_ids: Collection[int] | None) -> di
     if known_agent_ids is not None and agent_id is not None and agent_id not in known_agent_ids:
         raise _Invalid("unknown_agent", f"agentId {agent_id!r} is not an agent of this instance")
     return values
+
+
+_CONVERTERS = {"str": _str, "int": _int, "seconds": _int, "bool": _bool, "tags": _tags, "timestamp": parse_timestamp}
+
+
+def parse_row(raw: Any, columns: tuple[Column, ...]) -> dict[str, Any]:
+    """A reference-data record (agent, queue, number) as canonical columns, plus `raw`.
+    Raises ValueError naming the field and value when a field cannot be read."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"record is {type(raw).__name__}, not an object")
+    try:
+        row = {c.name: _CONVERTERS[c.kind](raw.get(c.ziwo), c.ziwo) for c in columns}
+    except _Invalid as problem:
+        raise ValueError(problem.detail) from None
+    if row[columns[0].name] is None:
+        raise ValueError(f"{columns[0].ziwo} is missing")
+    row["raw"] = raw
+    return row
 
 
 def parse_call(

@@ -8,12 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.ziwo.assumptions import ORDER_ASCENDING
 from ziwo_reports.http import HttpPolicy
 from ziwo_reports.redaction import register_secret
 
 _INSTANCE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_ASWAT_HOST = re.compile(r"^([a-z0-9-]+)-api\.aswat\.co$")
 
 #: Environment variables read by `ZiwoSettings.from_sources`.
 ENVIRONMENT = {
@@ -23,6 +26,7 @@ ENVIRONMENT = {
     "password": "ZIWO_PASSWORD",
     "access_token": "ZIWO_ACCESS_TOKEN",
     "page_size": "ZIWO_PAGE_SIZE",
+    "timezone": "ZIWO_TIMEZONE",
 }
 
 
@@ -37,9 +41,21 @@ def instance_url(instance: str) -> str:
     return f"https://{name}-api.aswat.co"
 
 
+def instance_name(base_url: str) -> str:
+    """The name a base URL stands for: `https://acme-api.aswat.co` -> `acme`, else its host."""
+    host = urlparse(base_url).hostname or ""
+    match = _ASWAT_HOST.match(host)
+    return match.group(1) if match else host
+
+
 @dataclass(frozen=True)
 class ZiwoSettings:
+    """`instance` names the call center in the warehouse (several can share one); `timezone` is
+    the instance's zone, in which Ziwo reads the dates of `fromDate`/`toDate`."""
+
     base_url: str
+    instance: str = ""  # default: from base_url
+    timezone: str = "UTC"
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
@@ -54,6 +70,14 @@ class ZiwoSettings:
         if url.scheme not in ("http", "https") or not url.netloc:
             raise ValueError(f"base_url {self.base_url!r} is not an http(s) URL")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        if not self.instance:
+            object.__setattr__(self, "instance", instance_name(self.base_url))
+        if not _LABEL.match(self.instance):
+            raise ValueError(f"instance {self.instance!r} is not a usable name (letters, digits, '.', '_', '-')")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone name") from None
         if not self.access_token and not (self.username and self.password):
             missing = [n for n in ("username", "password") if not getattr(self, n)]
             raise ValueError(
@@ -90,11 +114,10 @@ class ZiwoSettings:
         # Options as a whole win: an --instance option beats ZIWO_BASE_URL from the environment.
         if "instance" in options and "base_url" not in options:
             merged.pop("base_url", None)
-        instance = merged.pop("instance", None)
         if not merged.get("base_url"):
-            if not instance:
+            if not merged.get("instance"):
                 raise ValueError("no Ziwo instance given: set ZIWO_INSTANCE or ZIWO_BASE_URL")
-            merged["base_url"] = instance_url(instance)
+            merged["base_url"] = instance_url(merged["instance"])
         if "page_size" in merged:
             try:
                 merged["page_size"] = int(merged["page_size"])

@@ -47,6 +47,7 @@ class CallStore:
         self._counts: dict[date, int] = {}
         self._added: dict[date, list[Leg]] = {}
         self._changes: dict[str, dict] = {}  # callID -> fields changed after the call was first served
+        self._deleted: set[str] = set()  # callIDs no longer listed
         self._added_seq = 0
 
     # --- days -------------------------------------------------------------------------------
@@ -80,6 +81,8 @@ class CallStore:
         legs = build_contacts(self.world, day)
         if self._changes:
             legs = [self._changed(leg) if leg.call_id in self._changes else leg for leg in legs]
+        if self._deleted:
+            legs = [leg for leg in legs if leg.call_id not in self._deleted]
         return legs + self._added.get(day, [])
 
     def _changed(self, leg: Leg) -> Leg:
@@ -223,6 +226,14 @@ class CallStore:
             found = self.find(call_id)
             assert found is not None
             return found.record()
+
+    def delete_call(self, call_id: str) -> None:
+        """Stop listing a call, as when a CDR is purged."""
+        with self._lock:
+            if self.find(call_id) is None:
+                raise KeyError(f"no call {call_id!r} in the simulator")
+            self._deleted.add(call_id)
+            self._forget(day_of_call_id(self.world.config.seed, call_id))
 
     def set_now(self, now: datetime) -> None:
         """Move the simulated clock: calls that end before `now` become visible, days run up to it."""

@@ -1,0 +1,1 @@
+SELECT cursor FROM ingest_state WHERE instance = $instance AND stream = $stream;
