@@ -27,6 +27,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/pull_bench.py
 
 clean:

@@ -125,6 +125,7 @@ def _simulator_config(args: argparse.Namespace):  # -> SimConfig
         slow_seconds=args.slow_seconds,
         max_page_size=args.max_page_size,
         now=args.now,
+        cache_days=args.cache_days,
     )
 
 
@@ -295,6 +296,9 @@ def _add_simulator_options(parser: argparse.ArgumentParser, *, faults: str, faul
     g.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a slow response (default 1.0)")
     g.add_argument("--token-ttl", type=float, default=3600.0, help="access-token lifetime in seconds (default 3600)")
     g.add_argument("--max-page-size", type=_positive_int, default=1000, help="largest page served (default 1000)")
+    g.add_argument(
+        "--cache-days", type=_positive_int, default=4, help="days kept in memory (default 4; benchmarks: all)"
+    )
     g.add_argument(
         "--username",
         dest="sim_username",

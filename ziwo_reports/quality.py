@@ -93,6 +93,8 @@ class CallChecks:
         frame = table.select(list(CHECKED_COLUMNS)).to_pandas()
         for column in ("started_at", "ended_at"):  # UTC instants as naive UTC: GX compares plain values
             frame[column] = frame[column].dt.tz_convert(None)
+        for column in DURATIONS:  # GX checks float64 columns vectorised, other number types value by value
+            frame[column] = frame[column].astype("float64")
         result = self._validation.run(
             batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"}
         )

@@ -4,6 +4,7 @@ of `sql/migrations/`, and run the named SQL files of `sql/` with bound parameter
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,10 @@ class Warehouse:
         self.con = duckdb.connect(str(path))
         # TIMESTAMPTZ values convert and cast to dates in the session zone: pin it.
         self.con.execute("SET TimeZone = 'UTC'")
+        # Checkpoint every 128 MB of changes rather than every commit (each load commits), and keep
+        # DuckDB's buffer cache bounded, so memory stays flat however big the file grows.
+        self.con.execute("SET checkpoint_threshold = '128MB'")
+        self.con.execute("SET memory_limit = $limit", {"limit": os.environ.get("ZIWO_REPORTS_DUCKDB_MEMORY") or "1GB"})
 
     def close(self) -> None:
         self.con.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import orjson
 import requests
 
 from connectors.ziwo.records import CallRecord, Reject, parse_call
@@ -86,7 +87,7 @@ class _PageSize:
 
 
 def _envelope(response: requests.Response) -> dict[str, Any]:
-    body = json.loads(response.content)
+    body = orjson.loads(response.content)
     if not isinstance(body, dict) or "result" not in body:
         raise ValueError("not a Ziwo envelope ({result, content, info})")
     return body

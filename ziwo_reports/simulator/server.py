@@ -101,7 +101,7 @@ class Simulator:
     def __init__(self, config: SimConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config = config or SimConfig()
         self.world: World = build_world(self.config)
-        self.store = CallStore(self.world)
+        self.store = CallStore(self.world, cache_days=self.config.cache_days)
         self.faults = FaultPlan(self.config)
         self.host, self.port = host, port
         self._tokens: dict[str, list[float]] = {}  # token -> [expiry on the monotonic clock, uses]

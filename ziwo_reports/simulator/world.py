@@ -36,6 +36,7 @@ class SimConfig:
     retry_after: int = 1  # seconds sent with 429
     slow_seconds: float = 1.0  # delay of a slow response
     now: datetime | None = None  # the simulated "now"; calls end before it. Default: start time
+    cache_days: int = 4  # days held in memory; more serves big ranges faster, with more memory
     country_code: str = "971"
 
     def __post_init__(self) -> None:
@@ -53,6 +54,7 @@ class SimConfig:
             "bad_record_rate": 0.0 <= self.bad_record_rate <= 1.0,
             "token_ttl": self.token_ttl > 0,
             "max_page_size": self.max_page_size >= 1,
+            "cache_days": self.cache_days >= 2,
         }
         for name, ok in checks.items():
             if not ok:
