@@ -99,17 +99,18 @@ def ingest(
         plan = plan_ingest(warehouse, settings.instance, settings.timezone, options)
         run = IngestRun(warehouse, client, plan, options)
         run.start()
+        failure: BaseException | None = None
         try:
             logger.info("logged in to %s as %s", settings.base_url, log_in(client))
             refresh_reference_data(run)
             for day in plan.days:
                 ingest_day(run, day)
         except BaseException as error:
-            run.finish(error)
+            failure = error
             raise
         finally:
+            run.finish(failure)
             _artifacts(run)
-        run.finish()
     logger.info(summary_line(run))
     return run.totals.as_dict()
 

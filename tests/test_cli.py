@@ -215,3 +215,13 @@ def test_demo_ingests_into_the_warehouse_and_checks_it_against_the_ground_truth(
     served, held, bad, quarantined = map(int, check.groups())
     assert served == held == new and bad == quarantined > 0
     assert (tmp_path / "ziwo.duckdb").exists()
+
+
+def test_the_command_line_starts_without_prefect_or_great_expectations():
+    code = (
+        "import sys, ziwo_reports.cli, ziwo_reports.ingest, connectors.ziwo; "
+        "heavy = [m for m in ('prefect', 'great_expectations', 'pandas') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
