@@ -19,30 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import requests
-
-LEGS_PER_CONTACT = 1.10  # a little under the simulator's mix, so N is reached
-NOW = datetime(2026, 11, 20, 19, 59, 59, tzinfo=UTC)  # 23:59:59 in Dubai: the last day is complete
-USERNAME, PASSWORD = "supervisor@simulator.ziwo.test", "simulator-password"
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from simulator_process import NOW, PASSWORD, USERNAME, free_port, peak_rss_mib, start_simulator
 
 
 def run_ours(base_url: str, db: Path, first: date, last: date, page_size: int) -> dict:
@@ -123,23 +108,6 @@ def run_dlt(base_url: str, db: Path, first: date, last: date, page_size: int) ->
     return {"records": rows, "rows": rows, "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
 
 
-def start_simulator(records: int, days: int, port: int) -> subprocess.Popen:
-    cli = str(Path(sys.executable).with_name("ziwo-reports"))
-    calls_per_day = round(records / days / LEGS_PER_CONTACT)
-    command = [cli, "simulator", "--port", str(port), "--days", str(days), "--calls-per-day", str(calls_per_day)]
-    command += ["--now", NOW.isoformat(), "--cache-days", str(days + 2)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/_simulator/info", timeout=1)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("simulator did not start")
-
-
 def worker(kind: str, base_url: str, first: date, last: date, page_size: int, workdir: Path) -> dict:
     command = [sys.executable, __file__, "--run", kind, "--base-url", base_url, "--first", str(first)]
     command += ["--last", str(last), "--page-size", str(page_size), "--workdir", str(workdir)]
@@ -168,7 +136,8 @@ def main() -> None:
         return
 
     port = free_port()
-    simulator = start_simulator(args.records, args.days, port)
+    # Every day generated and held before the clock starts: the loaders are measured, not the generator.
+    simulator = start_simulator(args.records, args.days, port, "--cache-days", str(args.days + 2))
     base_url = f"http://127.0.0.1:{port}"
     try:
         info = requests.get(base_url + "/_simulator/info", timeout=5).json()["content"]

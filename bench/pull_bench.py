@@ -12,55 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import socket
-import subprocess
-import sys
 import time
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 
 import requests
+from simulator_process import free_port, peak_rss_mib, start_simulator
 
 from connectors.ziwo import ZiwoClient, ZiwoSettings
 from ziwo_reports.http import HttpPolicy
 from ziwo_reports.simulator import DEFAULT_PASSWORD, DEFAULT_USERNAME
-
-LEGS_PER_CONTACT = 1.10  # a little under the simulator's mix (about 1.13), so N is reached
-NOW = datetime(2026, 11, 20, 19, 59, 59, tzinfo=UTC)  # 23:59:59 in Dubai: the last day is complete
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def peak_rss_mib(pid: int | None = None) -> float:
-    if pid is None:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def start_simulator(args: argparse.Namespace, port: int) -> subprocess.Popen[str]:
-    cli = str(Path(sys.executable).with_name("ziwo-reports"))
-    calls_per_day = round(args.records / args.days / LEGS_PER_CONTACT)
-    command = [cli, "simulator", "--port", str(port), "--days", str(args.days)]
-    command += ["--calls-per-day", str(calls_per_day), "--faults", args.faults, "--now", NOW.isoformat()]
-    command += ["--slow-seconds", "0.2", "--retry-after", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/_simulator/info", timeout=1)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("simulator did not start")
 
 
 def main() -> None:
@@ -72,7 +32,9 @@ def main() -> None:
     args = parser.parse_args()
 
     port = free_port()
-    simulator = start_simulator(args, port)
+    simulator = start_simulator(
+        args.records, args.days, port, "--faults", args.faults, "--slow-seconds", "0.2", "--retry-after", "0"
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         info = requests.get(base_url + "/_simulator/info", timeout=5).json()["content"]
