@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -208,10 +209,105 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Spec fields as the command line spells them, for error messages.
+_OPTION_OF_FIELD = {
+    "rolling_date": "--rolling-date", "timezone": "--timezone", "as_of": "--as-of", "start": "--start",
+    "end": "--end", "group_by": "--group-by", "interval": "--interval", "report": "--report",
+    "settings.fcr_window": "--fcr-window", "settings.country_code": "--country-code",
+    "filters.min_duration_s": "--min-duration", "filters.outcomes": "--outcome", "filters.directions": "--direction",
+    "settings.short_abandon_s": "--short-abandon", "settings.service_level_s": "--service-level",
+}  # fmt: skip
+
+
+def _ids(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of ids") from None
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _flatten(lists: list[list] | None) -> list | None:
+    return [item for part in lists for item in part] if lists else None
+
+
+def report_spec_from(args: argparse.Namespace):  # -> ReportSpec
+    """The report spec of the command's options; errors name the option and the value."""
+    from ziwo_reports.report import ReportSpecError, make_spec
+
+    filters = {
+        "agent_ids": _flatten(args.agent),
+        "team_ids": _flatten(args.team),
+        "queue_ids": _flatten(args.queue),
+        "outcomes": _flatten(args.outcome),
+        "directions": _flatten(args.direction),
+        "tags": _flatten(args.tag),
+        "min_duration_s": args.min_duration,
+    }
+    settings = {
+        "attribute_by": args.attribute_by,
+        "week_start": args.week_start,
+        "hold_average": args.hold_average,
+        "fcr_window": args.fcr_window,
+        "fcr_source": args.fcr_source,
+        "resolved_dispositions": _flatten(args.resolved_disposition),
+        "csat_credit": args.csat_credit,
+        "short_abandon_s": args.short_abandon,
+        "service_level_s": args.service_level,
+        "country_code": args.country_code,
+    }
+    values = {
+        "report": args.report,
+        "instance": args.instance,
+        "rolling_date": args.rolling_date,
+        "start": args.start,
+        "end": args.end,
+        "timezone": args.timezone,
+        "as_of": args.as_of,
+        "group_by": args.group_by,
+        "interval": args.interval,
+        "filters": {k: v for k, v in filters.items() if v is not None},
+        "settings": {k: v for k, v in settings.items() if v is not None},
+    }
+    try:
+        return make_spec(**{k: v for k, v in values.items() if v is not None})
+    except ReportSpecError as problem:
+        message = str(problem)
+        for field, option in sorted(_OPTION_OF_FIELD.items(), key=lambda kv: -len(kv[0])):
+            name = field.split(".")[-1]
+            # a field name followed by its value (a quote or a digit) becomes the option
+            message = re.sub(rf"(?<![\w-])(?:{re.escape(field)}|{re.escape(name)}) (?=['\d-])", f"{option} ", message)
+        raise ReportSpecError(message) from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ziwo_reports.report import compute_report
+    from ziwo_reports.report_output import render, write
+    from ziwo_reports.warehouse import open_warehouse
+
+    spec = report_spec_from(args)
+    if not args.db.exists():
+        raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
+    with open_warehouse(args.db) as warehouse:
+        report = compute_report(warehouse, spec)
+    if args.out is None and args.format is None:
+        render(report)
+    else:
+        write(report, args.format or "csv", args.out)
+        if args.out is not None:
+            print(f"{report.title}: {report.table.num_rows} rows -> {args.out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from connectors.ziwo import ZiwoClient, ZiwoSettings
     from ziwo_reports.http import HttpPolicy
     from ziwo_reports.ingest import IngestOptions, ingest, quarantine_lines, summary_line
+    from ziwo_reports.report import compute_report, make_spec
+    from ziwo_reports.report_output import render
     from ziwo_reports.simulator import Simulator
     from ziwo_reports.warehouse import open_warehouse
 
@@ -256,6 +352,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             name: warehouse.con.execute(f"SELECT count(*) FROM {name} WHERE instance = 'simulator'").fetchone()[0]
             for name in ("calls", "agents", "teams", "queues", "numbers", "quarantine", "ingest_runs")
         }
+        spec = make_spec(instance="simulator", rolling_date="yesterday", timezone=args.report_timezone)
+        report = compute_report(warehouse, spec, now=simulator.store.world.now)
     print(f"warehouse {db}: " + ", ".join(f"{n} {name}" for name, n in tables.items()))
     missing, extra = len(truth.calls - held), len(held - truth.calls)
     print(
@@ -266,6 +364,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if missing or extra or quarantined != len(truth.bad):
         print("MISMATCH with the ground truth", file=sys.stderr)
         return 1
+    print()
+    render(report)
     return 0
 
 
@@ -313,6 +413,59 @@ def _add_simulator_options(parser: argparse.ArgumentParser, *, faults: str, faul
     )
 
 
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    from ziwo_reports.timewindows import INTERVALS, WEEKDAYS
+
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path(os.environ.get("ZIWO_REPORTS_DB") or "reports_out/ziwo.duckdb"),
+        help="warehouse file (default $ZIWO_REPORTS_DB or reports_out/ziwo.duckdb)",
+    )
+    parser.add_argument("--instance", help="the Ziwo instance (default: every instance in the warehouse)")
+    g = parser.add_argument_group("what and when")
+    g.add_argument(
+        "--report", choices=("agent-performance", "queue-performance", "call-details"), default="agent-performance"
+    )
+    g.add_argument(
+        "--rolling-date",
+        default="yesterday",
+        help="today, yesterday, this_week, last_week, this_month, "
+        "last_month, last_7_days, last_30_days, last_n_days:N, custom (default yesterday)",
+    )
+    g.add_argument("--start", type=_date, help="custom: first day, YYYY-MM-DD")
+    g.add_argument("--end", type=_date, help="custom: last day, included")
+    g.add_argument("--timezone", default="UTC", help="report zone: Asia/Dubai, UTC-12:00, +05:30, GMT-3 (default UTC)")
+    g.add_argument("--as-of", type=_instant, help="'now' for the rolling date, ISO 8601 with offset (default: now)")
+    g.add_argument("--group-by", choices=("agent", "team", "queue", "none"), help="default agent (queue report: queue)")
+    g.add_argument("--interval", choices=INTERVALS, default="none", help="rows per interval (default none)")
+    f = parser.add_argument_group("filters (comma-separated lists; repeatable)")
+    f.add_argument("--agent", type=_ids, action="append", help="agent ids")
+    f.add_argument("--team", type=_ids, action="append", help="team ids")
+    f.add_argument("--queue", type=_ids, action="append", help="queue ids")
+    f.add_argument(
+        "--outcome", type=_names, action="append", help="answered (or successful), missed, abandoned, transferred"
+    )
+    f.add_argument("--direction", type=_names, action="append", help="inbound, outbound")
+    f.add_argument("--tag", type=_names, action="append", help="legs with any of these tags")
+    f.add_argument("--min-duration", type=int, help="legs lasting at least this many seconds")
+    m = parser.add_argument_group("metric settings (defaults in docs/metrics.md)")
+    m.add_argument(
+        "--attribute-by", choices=("start", "end"), help="a leg counts in the window of its start (default) or end"
+    )
+    m.add_argument("--week-start", choices=WEEKDAYS, help="first day of a week (default monday)")
+    m.add_argument("--hold-average", choices=("held", "handled"), help="avg hold over held (default) or handled legs")
+    m.add_argument("--fcr-window", type=_duration, help="repeat-call window for first-call resolution (default 24h)")
+    m.add_argument(
+        "--fcr-source", choices=("repeat", "disposition", "both"), help="what resolves a contact (default repeat)"
+    )
+    m.add_argument("--resolved-disposition", type=_names, action="append", help="dispositions meaning resolved")
+    m.add_argument("--csat-credit", choices=("last", "first"), help="CSAT to the last (default) or first agent")
+    m.add_argument("--short-abandon", type=int, help="seconds: shorter abandons are short (default 10)")
+    m.add_argument("--service-level", type=int, help="seconds: answered within counts in SL (default 20)")
+    m.add_argument("--country-code", help="the instance's country code, for repeat callers (default 971)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ziwo-reports", description="Reports on Ziwo call-center data.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
@@ -343,14 +496,27 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--initial-days", type=_positive_int, default=30, help="days a first run reads (default 30)")
     ingest.set_defaults(func=cmd_ingest)
 
+    report = commands.add_parser("report", help="compute a report from the warehouse")
+    _add_report_options(report)
+    report.add_argument("--format", choices=("csv", "json"), help="print or write CSV or JSON instead of a table")
+    report.add_argument("--out", type=Path, help="write to this file (default: the terminal)")
+    report.set_defaults(func=cmd_report)
+
     sim = commands.add_parser("simulator", help="serve the built-in Ziwo API simulator")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     _add_simulator_options(sim, faults="none", fault_rate=0.05)
     sim.set_defaults(func=cmd_simulator)
 
-    demo = commands.add_parser("demo", help="start the simulator, ingest its calls twice, check the warehouse")
+    demo = commands.add_parser(
+        "demo", help="start the simulator, ingest its calls twice, check the warehouse, report on yesterday"
+    )
     demo.add_argument("--out-dir", type=Path, default=Path("reports_out"), help="where files go (default reports_out)")
+    demo.add_argument(
+        "--report-timezone",
+        default="UTC-12:00",
+        help="zone of the closing agent-performance report (default UTC-12:00)",
+    )
     _add_simulator_options(demo, faults="flaky", fault_rate=0.05)
     demo.set_defaults(func=cmd_demo, slow_seconds=0.3)
     return parser

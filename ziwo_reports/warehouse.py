@@ -20,10 +20,15 @@ _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @functools.cache
+def sql_text(name: str) -> str:
+    """The text of `sql/<name>.sql`."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@functools.cache
 def sql_statements(name: str) -> tuple[str, ...]:
     """The statements of `sql/<name>.sql`; each ends with `;` at the end of a line."""
-    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    return tuple(_split(text))
+    return tuple(_split(sql_text(name)))
 
 
 def _split(text: str) -> Iterator[str]:

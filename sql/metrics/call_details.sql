@@ -1,0 +1,11 @@
+-- The call-details export: one row per leg in the window that passes the filters.
+SELECT
+    instance, call_id, contact_id, primary_call_id, direction, caller_number,
+    agent_id, agent_name, team_id, team_name, queue_id, queue_name,
+    started_at, queue_entered_at, agent_ring_started_at, answered_at, ended_at,
+    duration_s, queue_wait_time_s, ring_time_s, talk_time_s, hold_time_s, wrap_up_s AS wrap_up_time_s,
+    result, hangup_cause, transferred, disposition, survey_score, tags,
+    period_start, period_end, $timezone AS timezone
+FROM report_legs
+WHERE in_window AND passes
+ORDER BY started_at, call_id

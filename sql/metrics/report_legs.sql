@@ -1,0 +1,60 @@
+-- CTEs: the legs a report reads. Every leg of the instance that started from two days before the
+-- window to a day after it (so the contacts around the window are whole), each with:
+--   attributed_at  the instant that places it in a window: its start, or its end ($attribute_by)
+--   in_window      whether attributed_at falls in [$window_start, $window_end)
+--   period_*       the report interval it falls in (from `report_intervals`, built in Python)
+--   passes         whether it passes the report's filters (NULL filter: no filter)
+--   handled        the agent connected on it (answered, inbound or outbound)
+--   wrap_up_s      its after-call work: the leg's own, else the agent's configured wrap-up
+-- Agent, team and queue names come from the reference tables (the queue's from the leg if unknown).
+
+window_legs AS (
+    SELECT
+        c.instance, c.call_id, c.contact_id, c.primary_call_id, c.direction, c.caller_number,
+        c.agent_id, c.queue_id, coalesce(q.name, c.queue_name) AS queue_name, c.started_at, c.queue_entered_at,
+        c.agent_ring_started_at, c.answered_at, c.ended_at, c.duration_s, c.queue_wait_time_s,
+        c.ring_time_s, c.talk_time_s, c.hold_time_s, c.result, c.hangup_cause, c.disposition,
+        c.survey_score, c.tags,
+        coalesce(c.wrap_up_time_s, a.wrap_up_time_s, 0) AS wrap_up_s,
+        a.team_id,
+        nullif(trim(concat_ws(' ', a.first_name, a.last_name)), '') AS agent_name,
+        t.name AS team_name,
+        CASE WHEN $attribute_by = 'end' THEN coalesce(c.ended_at, c.started_at) ELSE c.started_at END
+            AS attributed_at,
+        c.agent_id IS NOT NULL AND c.answered_at IS NOT NULL AS handled,
+        list_contains($transfer_causes::VARCHAR[], c.hangup_cause) AS transferred
+    FROM calls AS c
+    LEFT JOIN agents AS a ON a.instance = c.instance AND a.agent_id = c.agent_id
+    LEFT JOIN teams AS t ON t.instance = a.instance AND t.team_id = a.team_id
+    LEFT JOIN queues AS q ON q.instance = c.instance AND q.queue_id = c.queue_id
+    WHERE ($instance::VARCHAR IS NULL OR c.instance = $instance::VARCHAR)
+      AND c.started_at >= $window_start::TIMESTAMPTZ - INTERVAL 2 DAY
+      AND c.started_at < $window_end::TIMESTAMPTZ + INTERVAL 1 DAY
+),
+
+filtered_legs AS (
+    SELECT
+        *,
+        attributed_at >= $window_start::TIMESTAMPTZ AND attributed_at < $window_end::TIMESTAMPTZ AS in_window,
+        ($agent_ids::BIGINT[] IS NULL OR list_contains($agent_ids::BIGINT[], agent_id))
+        AND ($team_ids::BIGINT[] IS NULL OR list_contains($team_ids::BIGINT[], team_id))
+        AND ($queue_ids::BIGINT[] IS NULL OR list_contains($queue_ids::BIGINT[], queue_id))
+        AND ($directions::VARCHAR[] IS NULL OR list_contains($directions::VARCHAR[], direction))
+        AND ($tags::VARCHAR[] IS NULL OR list_has_any($tags::VARCHAR[], tags))
+        AND ($min_duration_s::INTEGER IS NULL OR duration_s >= $min_duration_s::INTEGER)
+        AND (
+            $outcomes::VARCHAR[] IS NULL
+            OR (list_contains($outcomes::VARCHAR[], 'answered') AND handled)
+            OR (list_contains($outcomes::VARCHAR[], 'missed') AND direction = 'inbound'
+                AND agent_ring_started_at IS NOT NULL AND answered_at IS NULL)
+            OR (list_contains($outcomes::VARCHAR[], 'abandoned') AND result = 'cancel')
+            OR (list_contains($outcomes::VARCHAR[], 'transferred') AND transferred)
+        ) AS passes
+    FROM window_legs
+),
+
+report_legs AS (
+    SELECT legs.*, i.period_start, i.period_end
+    FROM filtered_legs AS legs
+    ASOF LEFT JOIN report_intervals AS i ON legs.attributed_at >= i.interval_start
+)

@@ -1,0 +1,248 @@
+"""Agent and queue metrics against the golden fixture (tests/golden.py), values worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests import golden
+from ziwo_reports.report import compute_report, make_spec
+from ziwo_reports.warehouse import open_warehouse
+
+
+@pytest.fixture(scope="module")
+def warehouse():
+    with open_warehouse(":memory:") as wh:
+        golden.load(wh)
+        yield wh
+
+
+def report(warehouse, **values):
+    values = {
+        "instance": golden.INSTANCE,
+        "timezone": "Asia/Dubai",
+        "rolling_date": "custom",
+        "start": golden.DAY,
+        "end": golden.DAY,
+        "as_of": golden.AS_OF,
+        **values,
+    }
+    return compute_report(warehouse, make_spec(**values))
+
+
+def agents(warehouse, **values):
+    return golden.rows_by_group(report(warehouse, **values).table)
+
+
+def test_agent_a_answered_missed_outbound_hold_wrap_up_fcr_csat(warehouse):
+    a = agents(warehouse)[1]
+    assert (a["group_name"], a["period_start"], a["period_end"], a["timezone"]) == (
+        "Amal A",
+        "2026-11-10T00:00:00+04:00",
+        "2026-11-11T00:00:00+04:00",
+        "Asia/Dubai",
+    )
+    # K1, K2a (missed), K5 inbound; K6 outbound.
+    assert (a["calls_offered"], a["calls_answered"], a["calls_missed"], a["outbound_calls"], a["calls_handled"]) == (
+        3,
+        2,
+        1,
+        1,
+        3,
+    )
+    assert (a["total_talk_time_s"], a["avg_talk_time_s"]) == (300 + 100 + 50, 150)
+    assert (a["total_hold_time_s"], a["calls_put_on_hold"], a["avg_hold_time_s"], a["longest_hold_s"]) == (
+        80,
+        2,
+        40,
+        60,
+    )
+    # K1 and K6 have no wrap-up of their own: A's 30 s each; K5 recorded 0.
+    assert a["total_wrap_up_time_s"] == 60
+    assert a["avg_handle_time_s"] == pytest.approx((450 + 80 + 60) / 3)
+    assert a["avg_call_duration_s"] == pytest.approx((360 + 100 + 70) / 3)
+    assert (a["transfers_out"], a["transfer_rate"]) == (0, 0.0)
+    # K1 resolved; K5 anonymous, not eligible.
+    assert (a["fcr_eligible"], a["fcr_resolved"], a["fcr_pending"], a["fcr_rate"]) == (1, 1, 0, 1.0)
+    assert (a["csat_responses"], a["csat_avg"], a["csat_pct"]) == (1, 5.0, 100.0)
+
+
+def test_agent_b_transfer_unresolved_and_pending_fcr(warehouse):
+    b = agents(warehouse)[2]
+    assert (b["calls_offered"], b["calls_answered"], b["calls_missed"], b["outbound_calls"], b["calls_handled"]) == (
+        2,
+        2,
+        0,
+        0,
+        2,
+    )
+    assert (b["total_talk_time_s"], b["avg_talk_time_s"]) == (180, 90)
+    assert (b["total_hold_time_s"], b["calls_put_on_hold"], b["longest_hold_s"]) == (0, 0, 0)
+    assert b["avg_hold_time_s"] is None  # no leg put on hold: NULL, not zero
+    assert b["total_wrap_up_time_s"] == 10 + 20  # K2b recorded 10 s; K8 takes B's 20 s
+    assert b["avg_handle_time_s"] == pytest.approx((180 + 0 + 30) / 2)
+    assert (b["transfers_out"], b["transfer_rate"]) == (1, 0.5)
+    # K2 first answered by B, repeat within 24 h: unresolved. K8: window past the data: pending.
+    assert (b["fcr_eligible"], b["fcr_resolved"], b["fcr_pending"], b["fcr_rate"]) == (2, 0, 1, 0.0)
+    # K2's survey goes to C, the last agent.
+    assert (b["csat_responses"], b["csat_avg"], b["csat_pct"]) == (0, None, None)
+
+
+def test_agent_c_transfer_recipient_abandon_while_ringing_and_csat(warehouse):
+    c = agents(warehouse)[3]
+    assert (c["calls_offered"], c["calls_answered"], c["calls_missed"], c["calls_handled"]) == (3, 2, 1, 2)
+    assert (c["total_talk_time_s"], c["total_hold_time_s"], c["total_wrap_up_time_s"]) == (290, 30, 120)
+    assert c["avg_handle_time_s"] == 220
+    assert c["avg_call_duration_s"] == 160
+    assert (c["fcr_eligible"], c["fcr_resolved"], c["fcr_pending"], c["fcr_rate"]) == (1, 1, 0, 1.0)
+    assert (c["csat_responses"], c["csat_avg"], c["csat_pct"]) == (1, 2.0, 0.0)
+
+
+def test_no_grouping_totals(warehouse):
+    (total,) = report(warehouse, group_by="none").table.to_pylist()
+    assert (total["group_id"], total["group_name"]) == (None, "all")
+    assert (total["calls_offered"], total["calls_answered"], total["calls_missed"], total["calls_handled"]) == (
+        8,
+        6,
+        2,
+        7,
+    )
+    assert total["avg_handle_time_s"] == pytest.approx((920 + 110 + 210) / 7)
+    assert (total["fcr_eligible"], total["fcr_resolved"], total["fcr_pending"]) == (4, 2, 1)
+    assert total["fcr_rate"] == pytest.approx(2 / 3)
+    assert (total["csat_responses"], total["csat_avg"], total["csat_pct"]) == (2, 3.5, 50.0)
+
+
+def test_teams(warehouse):
+    teams = agents(warehouse, group_by="team")
+    assert {k: (v["group_name"], v["calls_handled"]) for k, v in teams.items()} == {10: ("Alpha", 5), 20: ("Beta", 2)}
+
+
+def test_configurable_choices(warehouse):
+    first = agents(warehouse, settings={"csat_credit": "first"})
+    assert (first[2]["csat_responses"], first[2]["csat_avg"]) == (1, 2.0) and first[3]["csat_responses"] == 0
+    handled = agents(warehouse, settings={"hold_average": "handled"})
+    assert handled[1]["avg_hold_time_s"] == pytest.approx(80 / 3) and handled[2]["avg_hold_time_s"] == 0
+    by_disposition = agents(warehouse, settings={"fcr_source": "disposition"})
+    # K2 has a leg disposed Resolved; K8 and K7 have none; nothing is pending by disposition.
+    assert [(by_disposition[i]["fcr_resolved"], by_disposition[i]["fcr_pending"]) for i in (1, 2, 3)] == [
+        (1, 0),
+        (1, 0),
+        (0, 0),
+    ]
+    both = agents(warehouse, settings={"fcr_source": "both"})
+    assert [both[i]["fcr_resolved"] for i in (1, 2, 3)] == [1, 0, 0]
+    short_window = agents(warehouse, settings={"fcr_window": timedelta(hours=2)})
+    # K3 came 2 h 53 min after K2 ended: outside a 2 h window; K8's 2 h window is inside the data now.
+    assert (short_window[2]["fcr_resolved"], short_window[2]["fcr_pending"]) == (2, 0)
+
+
+def test_a_leg_belongs_to_the_window_of_its_start_or_its_end(warehouse):
+    by_end = agents(warehouse, settings={"attribute_by": "end"})
+    # K0 started on 11-09 (Dubai 23:58) and ended on 11-10 (00:03): B's by end.
+    assert (by_end[2]["calls_offered"], by_end[2]["calls_handled"], by_end[2]["total_talk_time_s"]) == (3, 3, 470)
+    assert (by_end[2]["fcr_eligible"], by_end[2]["fcr_resolved"], by_end[2]["fcr_pending"]) == (3, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"agent_ids": [1]}, {1: 3}),
+        ({"team_ids": [20]}, {3: 2}),
+        ({"queue_ids": [200]}, {3: 2}),
+        ({"outcomes": ["missed"]}, {1: 0, 3: 0}),
+        ({"outcomes": ["successful"]}, {1: 3, 2: 2, 3: 2}),
+        ({"outcomes": ["transferred"]}, {2: 1}),
+        ({"directions": ["outbound"]}, {1: 1}),
+        ({"tags": ["vip", "other"]}, {1: 1}),
+        ({"min_duration_s": 200}, {1: 1, 3: 1}),
+    ],
+)
+def test_filters(warehouse, filters, expected):
+    rows = agents(warehouse, filters=filters)
+    assert {k: v["calls_handled"] for k, v in rows.items()} == expected
+
+
+def test_abandoned_filter_has_no_agent_rows_but_queue_rows(warehouse):
+    rows = agents(warehouse, filters={"outcomes": ["abandoned"]})  # K3, K4 (no agent) and K10 (rang C)
+    assert set(rows) == {3}
+    assert (rows[3]["calls_offered"], rows[3]["calls_missed"], rows[3]["calls_handled"]) == (1, 1, 0)
+    queue = golden.rows_by_group(
+        report(warehouse, report="queue-performance", filters={"outcomes": ["abandoned"]}).table
+    )
+    assert {k: v["calls_abandoned"] for k, v in queue.items()} == {100: 2, 200: 1}
+
+
+def test_queue_report(warehouse):
+    queues = golden.rows_by_group(report(warehouse, report="queue-performance").table)
+    support, sales = queues[100], queues[200]
+    assert (support["group_name"], sales["group_name"]) == ("Support", "Sales")
+    assert set(queues) == {100, 200}  # the outbound call has no queue
+    # Support: K1 (wait 10), K2 (40: it rang A first), K5 (7), K8 (10) answered; K3 (6 s) and K4 (120 s) abandoned.
+    assert (
+        support["calls_offered"],
+        support["calls_answered"],
+        support["calls_abandoned"],
+        support["short_abandoned"],
+    ) == (6, 4, 2, 1)
+    assert support["abandon_rate"] == pytest.approx(2 / 6)
+    assert support["service_level_pct"] == pytest.approx(100 * 3 / (4 + 2 - 1))
+    assert (support["asa_s"], support["longest_wait_s"]) == (67 / 4, 120)
+    assert support["avg_wait_s"] == pytest.approx(193 / 6)
+    assert (support["calls_missed"], support["calls_handled"], support["transfers_out"]) == (1, 4, 1)
+    assert support["avg_handle_time_s"] == 175
+    assert (support["fcr_eligible"], support["fcr_resolved"], support["fcr_pending"], support["fcr_rate"]) == (
+        3,
+        1,
+        1,
+        0.5,
+    )
+    assert (support["csat_responses"], support["csat_avg"]) == (1, 5.0)
+    # Sales: K2 after the transfer (wait 10), K7 (5) answered; K10 hung up while ringing after 9 s.
+    assert (sales["calls_offered"], sales["calls_answered"], sales["calls_abandoned"], sales["short_abandoned"]) == (
+        3,
+        2,
+        1,
+        1,
+    )
+    assert (sales["service_level_pct"], sales["asa_s"], sales["avg_wait_s"], sales["longest_wait_s"]) == (
+        100.0,
+        7.5,
+        8,
+        10,
+    )
+    assert (sales["csat_responses"], sales["csat_avg"], sales["csat_pct"]) == (1, 2.0, 0.0)
+
+
+def test_queue_settings(warehouse):
+    strict = golden.rows_by_group(
+        report(warehouse, report="queue-performance", settings={"short_abandon_s": 5, "service_level_s": 9}).table
+    )
+    support = strict[100]
+    assert support["short_abandoned"] == 0
+    assert support["service_level_pct"] == pytest.approx(100 * 1 / (4 + 2))  # only K5 (7 s) within 9 s
+
+
+def test_call_details_are_legs_with_local_times(warehouse):
+    details = report(warehouse, report="call-details").table.to_pylist()
+    assert [d["call_id"] for d in details] == ["c1", "c2a", "c2b", "c2c", "c3", "c4", "c5", "c6", "c7", "c10", "c8"]
+    first = details[0]
+    assert first["started_at_local"] == "2026-11-10T10:00:00+04:00" and first["agent_name"] == "Amal A"
+    assert first["tags"] == ["vip"] and first["team_name"] == "Alpha"
+    fixed = report(warehouse, report="call-details", timezone="UTC-12:00", start=golden.DAY, end=golden.DAY).table
+    assert fixed.num_rows >= 1 and fixed["started_at_local"][0].as_py().endswith("-12:00")
+
+
+def test_intervals_split_the_day(warehouse):
+    hours = report(warehouse, interval="hour").table.to_pylist()
+    k1 = [r for r in hours if r["group_id"] == 1 and r["period_start"] == "2026-11-10T10:00:00+04:00"]
+    assert len(k1) == 1 and k1[0]["calls_handled"] == 1 and k1[0]["period_end"] == "2026-11-10T11:00:00+04:00"
+    assert sum(r["calls_handled"] for r in hours) == 7
+
+
+def test_an_empty_window_gives_no_rows(warehouse):
+    assert (
+        report(warehouse, start=golden.DAY + timedelta(days=10), end=golden.DAY + timedelta(days=10)).table.num_rows
+        == 0
+    )

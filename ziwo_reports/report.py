@@ -1,0 +1,297 @@
+"""Reports from the warehouse: the report specification (one model, used by the command line,
+the flows and the connectors) and `compute_report`, which runs the metric SQL of `sql/metrics/`
+for a spec and returns an Arrow table."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connectors.ziwo.assumptions import ANONYMOUS_NUMBERS, TRANSFER_CAUSES
+from ziwo_reports.timewindows import (
+    INTERVALS,
+    WEEKDAYS,
+    ReportZone,
+    Window,
+    check_rolling_date,
+    intervals,
+    parse_timezone,
+    rolling_window,
+)
+from ziwo_reports.warehouse import Warehouse, sql_text
+
+ReportName = Literal["agent-performance", "queue-performance", "call-details"]
+GroupBy = Literal["agent", "team", "queue", "none"]
+Interval = Literal["none", "15m", "30m", "hour", "day", "week", "month"]
+Outcome = Literal["answered", "successful", "missed", "abandoned", "transferred"]
+Direction = Literal["inbound", "outbound", "internal", "service"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+assert set(Interval.__args__) == set(INTERVALS) and set(Weekday.__args__) == set(WEEKDAYS)  # type: ignore[attr-defined]
+
+
+class ReportFilters(BaseModel):
+    """Which legs a report counts. Each filter left empty lets everything through."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_ids: list[int] | None = Field(default=None, description="Only these agents.")
+    team_ids: list[int] | None = Field(default=None, description="Only agents of these teams.")
+    queue_ids: list[int] | None = Field(default=None, description="Only these queues.")
+    outcomes: list[Outcome] | None = Field(
+        default=None, description="Only legs with one of these outcomes ('successful' means answered)."
+    )
+    directions: list[Direction] | None = Field(default=None, description="Only these directions.")
+    tags: list[str] | None = Field(default=None, description="Only legs with any of these tags.")
+    min_duration_s: int | None = Field(default=None, ge=0, description="Only legs lasting at least this long.")
+
+    @field_validator("outcomes")
+    @classmethod
+    def _successful_means_answered(cls, value: list[str] | None) -> list[str] | None:
+        return sorted({"answered" if v == "successful" else v for v in value}) if value else None
+
+
+class MetricSettings(BaseModel):
+    """The choices every contact center makes differently; the defaults are ours (docs/metrics.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attribute_by: Literal["start", "end"] = Field(
+        default="start", description="A leg belongs to the window holding its start (or its end)."
+    )
+    week_start: Weekday = Field(default="monday", description="First day of a week.")
+    hold_average: Literal["held", "handled"] = Field(
+        default="held", description="avg_hold_time_s over legs put on hold, or over handled legs."
+    )
+    fcr_window: timedelta = Field(
+        default=timedelta(hours=24), description="A repeat call within this time after a contact ends unresolves it."
+    )
+    fcr_source: Literal["repeat", "disposition", "both"] = Field(
+        default="repeat", description="What resolves a contact: no repeat call, a resolving disposition, or both."
+    )
+    resolved_dispositions: list[str] = Field(
+        default=["Resolved", "Information provided"], description="Dispositions that mean resolved."
+    )
+    csat_credit: Literal["last", "first"] = Field(
+        default="last", description="CSAT goes to the last (or first) agent who handled the contact."
+    )
+    short_abandon_s: int = Field(default=10, ge=0, description="Abandons sooner than this are short abandons.")
+    service_level_s: int = Field(default=20, ge=0, description="Answered within this many seconds counts as in SL.")
+    country_code: str = Field(
+        default="971", pattern=r"^\d{1,4}$", description="The instance's country code, to recognise repeat callers."
+    )
+
+    @field_validator("fcr_window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError(f"fcr_window {value} must be longer than zero")
+        return value
+
+
+class ReportSpec(BaseModel):
+    """What to report on, over which window, in which time zone, grouped and filtered how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report: ReportName = Field(default="agent-performance", description="The report.")
+    instance: str | None = Field(default=None, description="The Ziwo instance; all instances when empty.")
+    rolling_date: str = Field(
+        default="yesterday",
+        description="today, yesterday, this_week, last_week, this_month, last_month, last_7_days, "
+        "last_30_days, last_n_days:N, or custom (with start and end).",
+    )
+    start: date | None = Field(default=None, description="custom: first day, included.")
+    end: date | None = Field(default=None, description="custom: last day, included.")
+    timezone: str = Field(default="UTC", description="IANA zone (Asia/Dubai) or offset (UTC-12:00, +04:00).")
+    as_of: datetime | None = Field(default=None, description="'Now' for the window; default: the current time.")
+    group_by: GroupBy | None = Field(
+        default=None, description="agent (default), team, queue or none; queue-performance: queue or none."
+    )
+    interval: Interval = Field(default="none", description="Rows per interval, or one per group (none).")
+    filters: ReportFilters = Field(default_factory=ReportFilters)
+    settings: MetricSettings = Field(default_factory=MetricSettings)
+
+    @field_validator("rolling_date")
+    @classmethod
+    def _rolling_date(cls, value: str) -> str:
+        return check_rolling_date(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        parse_timezone(value)
+        return value
+
+    @field_validator("as_of")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"as_of {value.isoformat()!r} needs a UTC offset")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReportSpec:
+        if self.rolling_date == "custom":
+            if self.start is None or self.end is None:
+                raise ValueError("rolling_date 'custom' needs start and end")
+            if self.end < self.start:
+                raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.group_by is None:
+            self.group_by = "queue" if self.report == "queue-performance" else "agent"
+        if self.report == "queue-performance" and self.group_by not in ("queue", "none"):
+            raise ValueError(f"group_by {self.group_by!r}: queue-performance groups by queue or none")
+        return self
+
+    @property
+    def zone(self) -> ReportZone:
+        return parse_timezone(self.timezone)
+
+
+class ReportSpecError(ValueError):
+    """A spec that does not validate, with one line per problem naming the field and value."""
+
+
+def make_spec(**values: Any) -> ReportSpec:
+    """ReportSpec(**values), with validation errors as one readable ReportSpecError."""
+    try:
+        return ReportSpec(**values)
+    except ValidationError as problems:
+        lines = []
+        for error in problems.errors():
+            field = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+            message = re.sub(r"^Value error, ", "", error["msg"])
+            given = error.get("input")
+            if not field or message.startswith(field.split(".")[-1]):
+                lines.append(message)  # our validators name the field and the value already
+            elif isinstance(given, dict):
+                lines.append(f"{field}: {message}")
+            else:
+                lines.append(f"{field} {given!r}: {message}")
+        raise ReportSpecError("; ".join(lines)) from None
+
+
+@dataclass
+class Report:
+    spec: ReportSpec
+    zone: ReportZone
+    window: Window
+    as_of: datetime
+    horizon: datetime  # the data the warehouse holds: FCR windows reaching past it are pending
+    table: pa.Table
+
+    @property
+    def title(self) -> str:
+        return (
+            f"{self.spec.report} {self.zone.iso(self.window.start)} .. {self.zone.iso(self.window.end)} "
+            f"({self.spec.rolling_date}, {self.zone.label}), by {self.spec.group_by}"
+            + (f", per {self.spec.interval}" if self.spec.interval != "none" else "")
+        )
+
+
+_FRAGMENTS: dict[str, tuple[str, ...]] = {
+    "agent-performance": ("report_legs", "contacts", "agent_metrics"),
+    "queue-performance": ("report_legs", "contacts", "agent_metrics", "queue_metrics"),
+    "call-details": ("report_legs",),
+}
+_FINAL = {
+    "agent-performance": "agent_performance",
+    "queue-performance": "queue_performance",
+    "call-details": "call_details",
+}
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def report_sql(report: str) -> str:
+    """The report's query: the CTEs of its fragments (each a file of sql/metrics/), then its SELECT."""
+    ctes = ",\n".join(sql_text(f"metrics/{name}").strip() for name in _FRAGMENTS[report])
+    return f"WITH\n{ctes}\n{sql_text(f'metrics/{_FINAL[report]}').strip()}"
+
+
+def _intervals_table(window: Window, spec: ReportSpec, zone: ReportZone) -> pa.Table:
+    spans = list(intervals(window, spec.interval, zone, week_start=spec.settings.week_start))
+    ts = pa.timestamp("us", tz="UTC")
+    return pa.table(
+        {
+            "interval_start": pa.array([s.start for s in spans], ts),
+            "interval_end": pa.array([s.end for s in spans], ts),
+            "period_start": pa.array([zone.iso(s.start) for s in spans], pa.string()),
+            "period_end": pa.array([zone.iso(s.end) for s in spans], pa.string()),
+        }
+    )
+
+
+def data_horizon(warehouse: Warehouse, instance: str | None) -> datetime | None:
+    row = warehouse.one("metrics/data_horizon", instance=instance)
+    return row[0] if row else None
+
+
+def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None = None) -> Report:
+    """Run the spec's report over the warehouse; the rows come back as an Arrow table."""
+    zone = spec.zone
+    as_of = (spec.as_of or now or datetime.now(UTC)).astimezone(UTC)
+    settings, filters = spec.settings, spec.filters
+    window = rolling_window(
+        spec.rolling_date, zone, as_of, start=spec.start, end=spec.end, week_start=settings.week_start
+    )
+    held_until = data_horizon(warehouse, spec.instance)
+    horizon = min(as_of, held_until) if held_until else as_of
+    params: dict[str, Any] = {
+        "instance": spec.instance,
+        "window_start": window.start,
+        "window_end": window.end,
+        "timezone": zone.label,
+        "attribute_by": settings.attribute_by,
+        "group_by": spec.group_by,
+        "queue_legs_only": spec.report == "queue-performance",
+        "transfer_causes": list(TRANSFER_CAUSES),
+        "agent_ids": filters.agent_ids,
+        "team_ids": filters.team_ids,
+        "queue_ids": filters.queue_ids,
+        "directions": filters.directions,
+        "tags": filters.tags,
+        "min_duration_s": filters.min_duration_s,
+        "outcomes": filters.outcomes,
+        "resolved_dispositions": settings.resolved_dispositions,
+        "country_code": settings.country_code,
+        "anonymous_numbers": [n.lower() for n in ANONYMOUS_NUMBERS],
+        "horizon": horizon,
+        "fcr_window_s": int(settings.fcr_window.total_seconds()),
+        "fcr_source": settings.fcr_source,
+        "csat_credit": settings.csat_credit,
+        "hold_average": settings.hold_average,
+        "short_abandon_s": settings.short_abandon_s,
+        "service_level_s": settings.service_level_s,
+    }
+    warehouse.run("metrics/macros")
+    con = warehouse.con
+    con.register("report_intervals", _intervals_table(window, spec, zone))
+    try:
+        query = report_sql(spec.report)
+        used = {name: params[name] for name in set(_PARAMETER.findall(query))}
+        table = con.sql(query, params=used).to_arrow_table()
+    finally:
+        con.unregister("report_intervals")
+    if spec.report == "call-details":
+        table = _with_local_times(table, zone)
+    return Report(spec, zone, window, as_of, horizon, table)
+
+
+_LOCAL_COLUMNS = ("started_at", "answered_at", "ended_at")
+
+
+def _with_local_times(table: pa.Table, zone: ReportZone) -> pa.Table:
+    """`<column>_local` text columns: the instant in the report zone, ISO 8601 with its offset."""
+    arrow_zone = zone.tz.key if hasattr(zone.tz, "key") else zone.label.replace("UTC", "") or "+00:00"
+    for column in _LOCAL_COLUMNS:
+        values = table[column].cast(pa.timestamp("s", tz="UTC")).cast(pa.timestamp("s", tz=arrow_zone))
+        text = pc.strftime(values, format="%Y-%m-%dT%H:%M:%S%z")
+        text = pc.replace_substring_regex(text, pattern=r"([+-]\d\d)(\d\d)$", replacement=r"\1:\2")
+        table = table.append_column(f"{column}_local", text)
+    return table

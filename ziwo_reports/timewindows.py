@@ -1,0 +1,179 @@
+"""The one time-window module: report time zones, rolling dates and intervals.
+
+Windows are half-open `[start, end)` instants. Day, week and month boundaries fall on local
+midnight of the report zone, so a local day lasts 23 or 25 hours on DST change days; 15-minute,
+30-minute and hourly intervals are absolute durations, labelled in local time (on a 25-hour day
+the repeated hour appears twice, with different offsets).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PRESETS = (
+    "today",
+    "yesterday",
+    "this_week",
+    "last_week",
+    "this_month",
+    "last_month",
+    "last_7_days",
+    "last_30_days",
+    "last_n_days:N",
+    "custom",
+)
+INTERVALS = ("none", "15m", "30m", "hour", "day", "week", "month")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+_LAST_N = re.compile(r"^last_n_days:(-?\d+)$")
+
+
+@dataclass(frozen=True)
+class ReportZone:
+    """A report time zone: an IANA zone or a fixed UTC offset, with the label users wrote."""
+
+    label: str
+    tz: tzinfo
+
+    def local(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.tz)
+
+    def midnight(self, day: date) -> datetime:
+        """The first instant of a local day, in UTC (round-tripped, so a midnight that does not
+        exist on a DST day moves to the first time that does)."""
+        return datetime.combine(day, time(), self.tz).astimezone(UTC).astimezone(self.tz).astimezone(UTC)
+
+    def iso(self, instant: datetime) -> str:
+        """ISO 8601 in local time with the offset, e.g. 2026-11-01T01:00:00-05:00."""
+        return instant.astimezone(self.tz).isoformat()
+
+
+def parse_timezone(text: str) -> ReportZone:
+    """IANA names (`Asia/Dubai`, `Etc/GMT+12` meaning UTC-12) and offsets as users write them:
+    `UTC-12:00`, `UTC+05:30`, `+04:00`, `GMT-3`, `UTC`."""
+    cleaned = (text or "").strip()
+    if cleaned.upper() in ("UTC", "GMT", "Z"):
+        return ReportZone("UTC", UTC)
+    match = _OFFSET.match(cleaned)
+    if match:
+        sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+        offset = timedelta(hours=hours, minutes=minutes)
+        if minutes >= 60 or offset > timedelta(hours=14) or (sign == "-" and offset > timedelta(hours=12)):
+            raise ValueError(f"timezone {text!r} is not a UTC offset between -12:00 and +14:00")
+        signed = offset if sign == "+" else -offset
+        label = "UTC" if not offset else f"UTC{sign}{hours:02d}:{minutes:02d}"
+        return ReportZone(label, timezone(signed) if offset else UTC)
+    try:
+        return ReportZone(cleaned, ZoneInfo(cleaned))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"timezone {text!r} is neither an IANA time zone (Asia/Dubai) nor a UTC offset (UTC-12:00, +04:00)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime  # UTC, included
+    end: datetime  # UTC, excluded
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"window end {self.end} is before its start {self.start}")
+
+
+def week_start_index(name: str) -> int:
+    try:
+        return WEEKDAYS.index(name.lower())
+    except ValueError:
+        raise ValueError(f"week_start {name!r} is not a weekday name (monday ... sunday)") from None
+
+
+def check_rolling_date(text: str) -> str:
+    """The rolling date, checked: one of PRESETS, with N >= 1 for last_n_days:N."""
+    value = (text or "").strip().lower()
+    match = _LAST_N.match(value)
+    if match:
+        if int(match.group(1)) < 1:
+            raise ValueError(f"rolling_date {text!r}: N must be at least 1")
+        return value
+    if value not in PRESETS or value == "last_n_days:N".lower():
+        raise ValueError(f"rolling_date {text!r} is not one of {', '.join(PRESETS)}")
+    return value
+
+
+def rolling_window(
+    rolling_date: str,
+    zone: ReportZone,
+    now: datetime,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    week_start: str = "monday",
+) -> Window:
+    """The window of a rolling date at `now`. `today` and `this_*` run to now; `last_*_days` are
+    the full days before today; `custom` runs from local midnight of `start` to the midnight after `end`."""
+    preset = check_rolling_date(rolling_date)
+    today = zone.local(now).date()
+    first_weekday = week_start_index(week_start)
+    this_week = today - timedelta(days=(today.weekday() - first_weekday) % 7)
+    this_month = today.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    midnight = zone.midnight
+    if preset == "custom":
+        if start is None or end is None:
+            raise ValueError("rolling_date 'custom' needs a start and an end date")
+        if end < start:
+            raise ValueError(f"custom end {end} is before start {start}")
+        return Window(midnight(start), midnight(end + timedelta(days=1)))
+    if preset.startswith("last_n_days:") or preset in ("last_7_days", "last_30_days"):
+        n = 7 if preset == "last_7_days" else 30 if preset == "last_30_days" else int(preset.split(":")[1])
+        return Window(midnight(today - timedelta(days=n)), midnight(today))
+    now_utc = now.astimezone(UTC)
+    windows = {
+        "today": (midnight(today), now_utc),
+        "yesterday": (midnight(today - timedelta(days=1)), midnight(today)),
+        "this_week": (midnight(this_week), now_utc),
+        "last_week": (midnight(this_week - timedelta(days=7)), midnight(this_week)),
+        "this_month": (midnight(this_month), now_utc),
+        "last_month": (midnight(last_month), midnight(this_month)),
+    }
+    return Window(*windows[preset])
+
+
+def _next_boundary(zone: ReportZone, local_day: date, interval: str, first_weekday: int) -> date:
+    if interval == "day":
+        return local_day + timedelta(days=1)
+    if interval == "week":
+        return local_day + timedelta(days=7 - (local_day.weekday() - first_weekday) % 7)
+    return (local_day.replace(day=28) + timedelta(days=4)).replace(day=1)  # month
+
+
+def intervals(window: Window, interval: str, zone: ReportZone, *, week_start: str = "monday") -> Iterator[Window]:
+    """Consecutive intervals covering the window exactly, clipped to it."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval {interval!r} is not one of {', '.join(INTERVALS)}")
+    if window.end <= window.start:
+        return
+    if interval == "none":
+        yield window
+        return
+    if interval in ("15m", "30m", "hour"):
+        step = timedelta(minutes={"15m": 15, "30m": 30, "hour": 60}[interval])
+        start = window.start
+        while start < window.end:
+            yield Window(start, min(start + step, window.end))
+            start += step
+        return
+    first_weekday = week_start_index(week_start)
+    start = window.start
+    local_day = zone.local(start).date()
+    while start < window.end:
+        local_day = _next_boundary(zone, local_day, interval, first_weekday)
+        end = min(zone.midnight(local_day), window.end)
+        yield Window(start, end)
+        start = end
