@@ -219,6 +219,7 @@ def _intervals_table(window: Window, spec: ReportSpec, zone: ReportZone) -> pa.T
     ts = pa.timestamp("us", tz="UTC")
     return pa.table(
         {
+            "period": pa.array(range(len(spans)), pa.int32()),
             "interval_start": pa.array([s.start for s in spans], ts),
             "interval_end": pa.array([s.end for s in spans], ts),
             "period_start": pa.array([zone.iso(s.start) for s in spans], pa.string()),

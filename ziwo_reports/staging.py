@@ -53,6 +53,10 @@ class QuarantineEntry:
     hash: str
 
 
+def _digits(number: str | None) -> str:
+    return "".join(ch for ch in number if ch.isdigit()) if number else ""
+
+
 def calls_table(instance: str, day: date, legs: Sequence[Loadable]) -> pa.Table:
     columns: dict[str, pa.Array] = {
         "instance": pa.array([instance] * len(legs), pa.string()),
@@ -60,6 +64,7 @@ def calls_table(instance: str, day: date, legs: Sequence[Loadable]) -> pa.Table:
     }
     for col in CALL_COLUMNS:
         columns[col.name] = pa.array([getattr(leg.record, col.name) for leg in legs], ARROW_TYPES[col.kind])
+    columns["caller_digits"] = pa.array([_digits(leg.record.caller_number) for leg in legs], pa.string())
     columns["source_date"] = pa.array([day] * len(legs), pa.date32())
     columns["raw"] = pa.array([leg.raw for leg in legs], pa.string())
     columns["record_hash"] = pa.array([leg.hash for leg in legs], pa.string())

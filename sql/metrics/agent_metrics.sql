@@ -32,7 +32,7 @@ grouped_legs AS (
 
 leg_counts AS (
     SELECT
-        instance, group_id, any_value(group_name) AS group_name, period_start, any_value(period_end) AS period_end,
+        instance, group_id, any_value(group_name) AS group_name, period,
         count(*) FILTER (WHERE direction = 'inbound' AND agent_ring_started_at IS NOT NULL) AS calls_offered,
         count(*) FILTER (WHERE direction = 'inbound' AND handled) AS calls_answered,
         count(*) FILTER (
@@ -48,12 +48,12 @@ leg_counts AS (
         avg(epoch(ended_at) - epoch(answered_at)) FILTER (WHERE handled) AS avg_call_duration_s,
         count(*) FILTER (WHERE handled AND transferred) AS transfers_out
     FROM grouped_legs
-    GROUP BY instance, group_id, period_start
+    GROUP BY instance, group_id, period
 ),
 
 fcr_counts AS (
     SELECT
-        legs.instance, legs.group_id, legs.period_start,
+        legs.instance, legs.group_id, legs.period,
         count(*) AS fcr_eligible,
         count(*) FILTER (WHERE outcome.fcr_status = 'resolved') AS fcr_resolved,
         count(*) FILTER (WHERE outcome.fcr_status = 'pending') AS fcr_pending
@@ -65,7 +65,7 @@ fcr_counts AS (
 
 csat_counts AS (
     SELECT
-        legs.instance, legs.group_id, legs.period_start,
+        legs.instance, legs.group_id, legs.period,
         count(*) AS csat_responses,
         avg(outcome.survey_score) AS csat_avg,
         count(*) FILTER (WHERE outcome.survey_score >= 4) AS csat_top2
@@ -77,7 +77,7 @@ csat_counts AS (
 
 agent_metrics AS (
     SELECT
-        leg.instance, leg.group_id, leg.group_name, leg.period_start, leg.period_end,
+        leg.instance, leg.group_id, leg.group_name, leg.period,
         leg.calls_offered, leg.calls_answered, leg.calls_missed, leg.outbound_calls, leg.calls_handled,
         leg.total_talk_time_s,
         leg.total_talk_time_s / nullif(leg.calls_handled, 0) AS avg_talk_time_s,
@@ -104,8 +104,8 @@ agent_metrics AS (
     -- NULL group ids (no team, or no grouping) match each other: IS NOT DISTINCT FROM
     LEFT JOIN fcr_counts AS fcr
         ON fcr.instance = leg.instance AND fcr.group_id IS NOT DISTINCT FROM leg.group_id
-       AND fcr.period_start IS NOT DISTINCT FROM leg.period_start
+       AND fcr.period = leg.period
     LEFT JOIN csat_counts AS csat
         ON csat.instance = leg.instance AND csat.group_id IS NOT DISTINCT FROM leg.group_id
-       AND csat.period_start IS NOT DISTINCT FROM leg.period_start
+       AND csat.period = leg.period
 )

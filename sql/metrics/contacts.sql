@@ -15,6 +15,7 @@ contact_summary AS (
         contact_id,
         max(ended_at) AS contact_end,
         arg_min(caller_number, started_at) AS caller_number,
+        arg_min(caller_digits, started_at) AS caller_digits,
         arg_min(call_id, answered_at) FILTER (WHERE direction = 'inbound' AND handled) AS fcr_leg,
         arg_min(call_id, answered_at) FILTER (WHERE handled) AS first_handled_leg,
         arg_max(call_id, answered_at) FILTER (WHERE handled) AS last_handled_leg,
@@ -29,7 +30,7 @@ contact_summary AS (
 fcr_candidates AS (
     SELECT
         instance, contact_id, contact_end, resolved_by_disposition,
-        national_number(caller_number, $country_code, $anonymous_numbers::VARCHAR[]) AS number
+        national_number(caller_number, caller_digits, $country_code, $anonymous_numbers::VARCHAR[]) AS number
     FROM contact_summary
     WHERE fcr_leg IS NOT NULL
 ),
@@ -37,7 +38,7 @@ fcr_candidates AS (
 repeat_starts AS (
     SELECT
         instance,
-        national_number(caller_number, $country_code, $anonymous_numbers::VARCHAR[]) AS number,
+        national_number(caller_number, caller_digits, $country_code, $anonymous_numbers::VARCHAR[]) AS number,
         started_at
     FROM calls
     WHERE ($instance::VARCHAR IS NULL OR instance = $instance::VARCHAR)
@@ -54,7 +55,7 @@ next_contact AS (
         ON later.instance = candidate.instance
        AND later.number = candidate.number
        AND later.started_at > candidate.contact_end
-    WHERE candidate.number IS NOT NULL
+    WHERE length(candidate.number) >= 6  -- shorter: not a person's number
 ),
 
 fcr_by_repeat AS (

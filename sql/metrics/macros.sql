@@ -1,10 +1,9 @@
 -- Helpers of the metric SQL, created on the report's connection before each report.
 
--- A caller number in national form, for telling repeat callers: digits only, without the
--- international prefix (00 or +), the instance's country code, or the trunk 0. NULL when the
--- number is withheld (one of `anonymous`, lower case) or too short to be a person's number.
-CREATE OR REPLACE TEMP MACRO digits_of(number) AS regexp_replace(coalesce(number, ''), '[^0-9]', '', 'g');
-
+-- A caller's national number, for telling repeat callers, from the digits of the number as
+-- shown (calls.caller_digits): without the international prefix (00) and the instance's
+-- country code, and without the trunk 0. NULL when the number is withheld (the number as shown
+-- is one of `anonymous`, lower case) or too short to be a person's number.
 CREATE OR REPLACE TEMP MACRO without_country(d, cc) AS
     CASE
         WHEN starts_with(d, '00' || cc) THEN substr(d, 3 + length(cc))
@@ -13,9 +12,8 @@ CREATE OR REPLACE TEMP MACRO without_country(d, cc) AS
         ELSE d
     END;
 
-CREATE OR REPLACE TEMP MACRO national_number(number, cc, anonymous) AS
+CREATE OR REPLACE TEMP MACRO national_number(number, digits, cc, anonymous) AS
     CASE
         WHEN list_contains(anonymous, lower(trim(coalesce(number, '')))) THEN NULL
-        WHEN length(ltrim(without_country(digits_of(number), cc), '0')) < 6 THEN NULL
-        ELSE ltrim(without_country(digits_of(number), cc), '0')
+        ELSE nullif(ltrim(without_country(digits, cc), '0'), '')
     END;

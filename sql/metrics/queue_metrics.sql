@@ -16,9 +16,7 @@ queue_visits AS (
         instance, contact_id, queue_id,
         any_value(queue_name) AS queue_name,
         min(coalesce(queue_entered_at, started_at)) AS entered_at,
-        arg_min(in_window, started_at) AS in_window,
-        arg_min(period_start, started_at) AS period_start,
-        arg_min(period_end, started_at) AS period_end,
+        arg_min({'in_window': in_window, 'period': period}, started_at) AS first_leg,
         min(answered_at) FILTER (WHERE handled) AS answered_at,
         arg_max(result, started_at) AS last_result,
         max(ended_at) AS left_at,
@@ -35,14 +33,15 @@ visit_outcomes AS (
         CASE $group_by WHEN 'queue' THEN queue_name ELSE 'all' END AS group_name,
         answered_at IS NOT NULL AS answered,
         answered_at IS NULL AND last_result = 'cancel' AS abandoned,
+        first_leg.period AS period,
         epoch(coalesce(answered_at, left_at)) - epoch(entered_at) AS wait_s
     FROM queue_visits
-    WHERE in_window AND passes
+    WHERE first_leg.in_window AND passes
 ),
 
 queue_metrics AS (
     SELECT
-        instance, group_id, any_value(group_name) AS group_name, period_start, any_value(period_end) AS period_end,
+        instance, group_id, any_value(group_name) AS group_name, period,
         count(*) AS calls_offered,
         count(*) FILTER (WHERE answered) AS calls_answered,
         count(*) FILTER (WHERE abandoned) AS calls_abandoned,
@@ -58,5 +57,5 @@ queue_metrics AS (
         avg(wait_s) AS avg_wait_s,
         max(wait_s) AS longest_wait_s
     FROM visit_outcomes
-    GROUP BY instance, group_id, period_start
+    GROUP BY instance, group_id, period
 )

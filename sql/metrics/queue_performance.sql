@@ -5,8 +5,8 @@ SELECT
     coalesce(q.instance, a.instance) AS instance,
     coalesce(q.group_id, a.group_id) AS group_id,
     coalesce(q.group_name, a.group_name) AS group_name,
-    coalesce(q.period_start, a.period_start) AS period_start,
-    coalesce(q.period_end, a.period_end) AS period_end,
+    i.period_start,
+    i.period_end,
     $timezone AS timezone,
     coalesce(q.calls_offered, 0) AS calls_offered,
     coalesce(q.calls_answered, 0) AS calls_answered,
@@ -32,5 +32,6 @@ SELECT
 FROM queue_metrics AS q
 FULL OUTER JOIN agent_metrics AS a
     ON a.instance = q.instance AND a.group_id IS NOT DISTINCT FROM q.group_id
-   AND a.period_start IS NOT DISTINCT FROM q.period_start
-ORDER BY 1, 4, 3, 2
+   AND a.period = q.period
+JOIN report_intervals AS i ON i.period = coalesce(q.period, a.period)
+ORDER BY 1, i.period, 3, 2

@@ -2,7 +2,8 @@
 -- window to a day after it (so the contacts around the window are whole), each with:
 --   attributed_at  the instant that places it in a window: its start, or its end ($attribute_by)
 --   in_window      whether attributed_at falls in [$window_start, $window_end)
---   period_*       the report interval it falls in (from `report_intervals`, built in Python)
+--   period         the number of the report interval it falls in (`report_intervals`, built in
+--                  Python, holds each interval's bounds and labels)
 --   passes         whether it passes the report's filters (NULL filter: no filter)
 --   handled        the agent connected on it (answered, inbound or outbound)
 --   wrap_up_s      its after-call work: the leg's own, else the agent's configured wrap-up
@@ -10,7 +11,7 @@
 
 window_legs AS (
     SELECT
-        c.instance, c.call_id, c.contact_id, c.primary_call_id, c.direction, c.caller_number,
+        c.instance, c.call_id, c.contact_id, c.primary_call_id, c.direction, c.caller_number, c.caller_digits,
         c.agent_id, c.queue_id, coalesce(q.name, c.queue_name) AS queue_name, c.started_at, c.queue_entered_at,
         c.agent_ring_started_at, c.answered_at, c.ended_at, c.duration_s, c.queue_wait_time_s,
         c.ring_time_s, c.talk_time_s, c.hold_time_s, c.result, c.hangup_cause, c.disposition,
@@ -54,7 +55,8 @@ filtered_legs AS (
 ),
 
 report_legs AS (
-    SELECT legs.*, i.period_start, i.period_end
+    SELECT legs.*, i.period
     FROM filtered_legs AS legs
-    ASOF LEFT JOIN report_intervals AS i ON legs.attributed_at >= i.interval_start
+    LEFT JOIN report_intervals AS i
+        ON legs.attributed_at >= i.interval_start AND legs.attributed_at < i.interval_end
 )
