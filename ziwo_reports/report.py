@@ -205,7 +205,6 @@ _FINAL = {
     "queue-performance": "queue_performance",
     "call-details": "call_details",
 }
-_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def report_sql(report: str) -> str:
@@ -271,14 +270,11 @@ def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None 
         "service_level_s": settings.service_level_s,
     }
     warehouse.run("metrics/macros")
-    con = warehouse.con
-    con.register("report_intervals", _intervals_table(window, spec, zone))
+    warehouse.con.register("report_intervals", _intervals_table(window, spec, zone))
     try:
-        query = report_sql(spec.report)
-        used = {name: params[name] for name in set(_PARAMETER.findall(query))}
-        table = con.sql(query, params=used).to_arrow_table()
+        table = warehouse.arrow(report_sql(spec.report), **params)
     finally:
-        con.unregister("report_intervals")
+        warehouse.con.unregister("report_intervals")
     if spec.report == "call-details":
         table = _with_local_times(table, zone)
     return Report(spec, zone, window, as_of, horizon, table)

@@ -12,11 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 DEFAULT_DB = Path("reports_out") / "ziwo.duckdb"
 
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def bound(statement: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a statement uses (DuckDB refuses ones it does not)."""
+    return {name: params[name] for name in set(_PARAMETER.findall(statement))}
 
 
 @functools.cache
@@ -74,10 +80,14 @@ class Warehouse:
         """Run `sql/<name>.sql`, binding its `$name` parameters; returns the last statement's rows."""
         rows: list[tuple[Any, ...]] = []
         for statement in sql_statements(name):
-            used = {p: params[p] for p in _PARAMETER.findall(statement)}
+            used = bound(statement, params)
             # Every result is read to the end: DuckDB refuses other work on a connection meanwhile.
             rows = self.con.execute(statement, used).fetchall() if used else self.con.execute(statement).fetchall()
         return rows
+
+    def arrow(self, query: str, **params: Any) -> pa.Table:
+        """Run one query text, binding its `$name` parameters; returns its rows as an Arrow table."""
+        return self.con.sql(query, params=bound(query, params)).to_arrow_table()
 
     def rows(self, name: str, **params: Any) -> list[tuple[Any, ...]]:
         return self.run(name, **params)
