@@ -60,7 +60,7 @@ def _digits(number: str | None) -> str:
 def calls_table(instance: str, day: date, legs: Sequence[Loadable]) -> pa.Table:
     columns: dict[str, pa.Array] = {
         "instance": pa.array([instance] * len(legs), pa.string()),
-        "contact_id": pa.array([leg.record.primary_call_id or leg.record.call_id for leg in legs], pa.string()),
+        "contact_id": pa.array([leg.record.contact_id for leg in legs], pa.string()),
     }
     for col in CALL_COLUMNS:
         columns[col.name] = pa.array([getattr(leg.record, col.name) for leg in legs], ARROW_TYPES[col.kind])
