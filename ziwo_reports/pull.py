@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO
 
 from connectors.ziwo import PullStats, ZiwoClient
+from ziwo_reports.files import atomic_writer
 
 
 @dataclass
@@ -30,28 +26,6 @@ class PullResult:
 def rejects_path(out: Path) -> Path:
     """`calls.jsonl` -> `calls.rejects.jsonl`."""
     return out.with_name(f"{out.stem}.rejects{out.suffix or '.jsonl'}")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_writer(path: Path) -> Iterator[IO[str]]:
-    """Write to a temporary file beside `path` and rename it over `path` only on success,
-    so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yield handle
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def pull_to_jsonl(client: ZiwoClient, start: date, end: date, out: Path, *, check_agents: bool = True) -> PullResult:

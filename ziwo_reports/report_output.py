@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from ziwo_reports.files import atomic_writer
 from ziwo_reports.report import Report
 
 #: What fits a terminal, with short headers; CSV and JSON carry every column.
@@ -115,5 +116,5 @@ def write(report: Report, fmt: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        with atomic_writer(out) as handle:
+            handle.write(text)
