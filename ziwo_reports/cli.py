@@ -337,21 +337,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 print(line)
         first, last = simulator.first_day, simulator.last_day
         truth = simulator.truth(first, last)
-        held = {
-            call_id
-            for (call_id,) in warehouse.con.execute(
-                "SELECT call_id FROM calls WHERE instance = 'simulator' AND source_date BETWEEN ? AND ?",
-                [first, last],
-            ).fetchall()
-        }
-        (quarantined,) = warehouse.con.execute(
-            "SELECT count(*) FROM quarantine WHERE instance = 'simulator' AND source_date BETWEEN ? AND ?",
-            [first, last],
-        ).fetchone()
-        tables = {
-            name: warehouse.con.execute(f"SELECT count(*) FROM {name} WHERE instance = 'simulator'").fetchone()[0]
-            for name in ("calls", "agents", "teams", "queues", "numbers", "quarantine", "ingest_runs")
-        }
+        span = {"instance": "simulator", "first_day": first, "last_day": last}
+        held = {call_id for (call_id,) in warehouse.run("held_calls", **span)}
+        (quarantined,) = warehouse.one("quarantined_between", **span)
+        tables = dict(warehouse.run("instance_row_counts", instance="simulator"))
         spec = make_spec(instance="simulator", rolling_date="yesterday", timezone=args.report_timezone)
         report = compute_report(warehouse, spec, now=simulator.store.world.now)
     print(f"warehouse {db}: " + ", ".join(f"{n} {name}" for name, n in tables.items()))
