@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import resource
 import socket
 import subprocess
 import sys
@@ -24,10 +23,9 @@ def free_port() -> int:
 
 
 def peak_rss_mib(pid: int | None = None) -> float:
-    """Peak resident memory of this process, or of process `pid`."""
-    if pid is None:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """Peak resident memory of this process, or of process `pid` (VmHWM: ru_maxrss would carry
+    the parent's peak over exec into a worker process)."""
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")

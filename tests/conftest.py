@@ -135,6 +135,15 @@ def prefect_api() -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def warehouse(tmp_path: Any) -> Iterator[Any]:
+    """A new warehouse file of the test's own (modules with a shared one define their own)."""
+    from ziwo_reports.warehouse import open_warehouse
+
+    with open_warehouse(tmp_path / "ziwo.duckdb") as wh:
+        yield wh
+
+
 def run_ingest(sim: Simulator, warehouse: Any, instance: str = "sim", **options: Any) -> Any:
     """One ingest of a simulator into a warehouse, at the simulator's "now"."""
     from connectors.ziwo import ZiwoClient
@@ -142,6 +151,7 @@ def run_ingest(sim: Simulator, warehouse: Any, instance: str = "sim", **options:
 
     hooks = {k: options.pop(k) for k in ("before_commit", "on_progress") if k in options}
     options.setdefault("initial_days", sim.config.days)
-    settings = settings_for(sim, instance=instance, timezone=sim.config.timezone)
+    instance_settings = {k: options.pop(k) for k in ("country_code",) if k in options}
+    settings = settings_for(sim, instance=instance, timezone=sim.config.timezone, **instance_settings)
     with ZiwoClient(settings) as client:
         return ingest(warehouse, client, IngestOptions(**options), now=sim.store.world.now, **hooks)

@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from connectors.ziwo.records import AGENT_COLUMNS, QUEUE_COLUMNS, CallRecord, parse_call, parse_row
+from ziwo_reports.contacts import refresh_contacts
 from ziwo_reports.staging import Loadable, calls_table, raw_json, record_hash, reference_table
 from ziwo_reports.warehouse import Warehouse
 
@@ -126,6 +127,7 @@ def load(warehouse: Warehouse, instance: str = INSTANCE, legs: list[dict] | None
             con.register("staged_calls", calls_table(instance, day, loadables))
             warehouse.run("load_calls", run_id=1)
             con.unregister("staged_calls")
+            refresh_contacts(warehouse, "971")
         for name, items, columns in (("agents", AGENTS, AGENT_COLUMNS), ("queues", QUEUES, QUEUE_COLUMNS)):
             con.register(f"staged_{name}", reference_table(instance, [parse_row(i, columns) for i in items], columns))
             warehouse.run(f"upsert_{name}", instance=instance)

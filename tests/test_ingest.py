@@ -50,12 +50,6 @@ def runs(warehouse) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-@pytest.fixture
-def warehouse(tmp_path):
-    with open_warehouse(tmp_path / "ziwo.duckdb") as wh:
-        yield wh
-
-
 def test_the_same_ingest_twice_gives_identical_tables(simulator, warehouse):
     sim = simulator(days=3, calls_per_day=400)
     first = run_ingest(sim, warehouse)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -245,4 +245,45 @@ def test_an_empty_window_gives_no_rows(warehouse):
     assert (
         report(warehouse, start=golden.DAY + timedelta(days=10), end=golden.DAY + timedelta(days=10)).table.num_rows
         == 0
+    )
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata", "UTC-12:00", "UTC+14:00"])
+def test_every_leg_lands_in_the_interval_whose_labels_hold_it(zone):
+    """The SQL numbers periods by arithmetic (local days, weeks, months, fixed steps); Python
+    writes their labels. Legs every 13 minutes over the 2026-11-01 DST change and a month's end
+    must each fall inside the labels of the period they were counted in."""
+    start = datetime(2026, 10, 30, tzinfo=UTC)
+    legs = [
+        golden.leg(
+            f"k{n}", (at := start + timedelta(minutes=13 * n)).isoformat(), (at + timedelta(seconds=30)).isoformat()
+        )
+        for n in range(4 * 24 * 60 // 13)
+    ]
+    with open_warehouse(":memory:") as wh:
+        golden.load(wh, legs=legs)
+        for interval in ("15m", "hour", "day", "week", "month"):
+            spec = make_spec(
+                report="call-details", instance=golden.INSTANCE, timezone=zone, rolling_date="custom",
+                start=date(2026, 10, 31), end=date(2026, 11, 2), as_of=golden.AS_OF, interval=interval,
+            )  # fmt: skip
+            rows = compute_report(wh, spec).table.to_pylist()
+            assert len(rows) > 200
+            for row in rows:
+                period = (datetime.fromisoformat(row["period_start"]), datetime.fromisoformat(row["period_end"]))
+                assert period[0] <= row["started_at"] < period[1], (interval, row["call_id"], period)
+
+
+def test_call_details_local_times_of_instants_with_fractions_of_a_second():
+    legs = [golden.leg("f1", "2026-11-10T10:00:00.250Z", "2026-11-10T10:01:00.750Z")]
+    with open_warehouse(":memory:") as wh:
+        golden.load(wh, legs=legs)
+        spec = make_spec(
+            report="call-details", instance=golden.INSTANCE, timezone="UTC+05:30", rolling_date="custom",
+            start=golden.DAY, end=golden.DAY, as_of=golden.AS_OF,
+        )  # fmt: skip
+        (row,) = compute_report(wh, spec).table.to_pylist()
+    assert (row["started_at_local"], row["ended_at_local"]) == (
+        "2026-11-10T15:30:00+05:30",
+        "2026-11-10T15:31:00+05:30",
     )

@@ -30,8 +30,18 @@ def test_migrations_create_every_table_once(tmp_path):
     with open_warehouse(path) as first:
         tables = {t for (t,) in first.con.execute("SHOW TABLES").fetchall()}
         versions = first.con.execute("SELECT version, name FROM schema_migrations").fetchall()
-    assert tables >= {"calls", "agents", "teams", "queues", "numbers", "quarantine", "ingest_state", "ingest_runs"}
-    assert versions == [(1, "001_warehouse"), (2, "002_caller_digits")]
+    assert tables >= {
+        "calls",
+        "agents",
+        "teams",
+        "queues",
+        "numbers",
+        "quarantine",
+        "ingest_state",
+        "ingest_runs",
+        "contacts",
+    }
+    assert versions == [(1, "001_warehouse"), (2, "002_caller_digits"), (3, "003_contacts")]
     with Warehouse(path) as again:
         assert again.migrate() == []
 

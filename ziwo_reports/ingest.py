@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from connectors.ziwo import Reject, ZiwoClient, days
 from connectors.ziwo.records import AGENT_COLUMNS, NUMBER_COLUMNS, QUEUE_COLUMNS, Column, parse_row
+from ziwo_reports.contacts import ensure_contacts, refresh_contacts
 from ziwo_reports.redaction import redact
 from ziwo_reports.staging import (
     Loadable,
@@ -169,6 +170,7 @@ class IngestRun:
         self.on_progress = on_progress
         self.before_commit = before_commit  # called inside each transaction, just before COMMIT
         self.instance = plan.instance
+        self.country_code = client.settings.country_code
         self.run_id: int | None = None
         self.totals = Counts()
         self.by_day: dict[date, Counts] = {}
@@ -188,6 +190,7 @@ class IngestRun:
             )
             if plan.mode == "full_refresh":
                 self.warehouse.run("start_listing")
+            ensure_contacts(self.warehouse, self.instance, self.country_code)
         return self.run_id
 
     def refresh_reference_data(self) -> dict[str, int]:
@@ -258,6 +261,7 @@ class IngestRun:
                     first_day=self.plan.first_day,
                     last_day=self.plan.last_day,
                 )
+                refresh_contacts(self.warehouse, self.country_code)
                 self.warehouse.run("reset_cursor", instance=self.instance, run_id=self.run_id)
                 self._add_counts(Counts(removed=removed), days_done=0)
             self.totals.removed += removed
@@ -295,6 +299,7 @@ class IngestRun:
                 self._register("staged_calls", calls)
                 counts.new, counts.updated = self.warehouse.one("load_calls", run_id=self.run_id)
                 self._unregister("staged_calls")
+                refresh_contacts(self.warehouse, self.country_code)
                 latest = pc.max(calls["started_at"]).as_py()
                 self.warehouse.run(
                     "save_cursor", instance=self.instance, stream=CALLS, cursor=latest, run_id=self.run_id

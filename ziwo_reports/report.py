@@ -7,19 +7,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from connectors.ziwo.assumptions import ANONYMOUS_NUMBERS, TRANSFER_CAUSES
+from connectors.ziwo.assumptions import TRANSFER_CAUSES
+from ziwo_reports.contacts import check_contacts
 from ziwo_reports.timewindows import (
+    INTERVAL_SECONDS,
     INTERVALS,
+    PRESETS,
     WEEKDAYS,
     ReportZone,
     Window,
     check_rolling_date,
+    first_periods,
     intervals,
     parse_timezone,
     rolling_window,
@@ -31,9 +35,15 @@ GroupBy = Literal["agent", "team", "queue", "none"]
 Interval = Literal["none", "15m", "30m", "hour", "day", "week", "month"]
 Outcome = Literal["answered", "successful", "missed", "abandoned", "transferred"]
 Direction = Literal["inbound", "outbound", "internal", "service"]
+# A dropdown in the Prefect UI's form, or a last_n_days:N text.
+RollingDate = Literal[
+    "today", "yesterday", "this_week", "last_week", "this_month", "last_month", "last_7_days", "last_30_days", "custom"
+]
+LastNDays = Annotated[str, Field(pattern=r"^last_n_days:\d+$", title="last_n_days:N")]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 assert set(Interval.__args__) == set(INTERVALS) and set(Weekday.__args__) == set(WEEKDAYS)  # type: ignore[attr-defined]
+assert {*RollingDate.__args__, "last_n_days:N"} == set(PRESETS)  # type: ignore[attr-defined]
 
 
 class ReportFilters(BaseModel):
@@ -83,9 +93,6 @@ class MetricSettings(BaseModel):
     )
     short_abandon_s: int = Field(default=10, ge=0, description="Abandons sooner than this are short abandons.")
     service_level_s: int = Field(default=20, ge=0, description="Answered within this many seconds counts as in SL.")
-    country_code: str = Field(
-        default="971", pattern=r"^\d{1,4}$", description="The instance's country code, to recognise repeat callers."
-    )
 
     @field_validator("fcr_window")
     @classmethod
@@ -102,10 +109,9 @@ class ReportSpec(BaseModel):
 
     report: ReportName = Field(default="agent-performance", description="The report.")
     instance: str | None = Field(default=None, description="The Ziwo instance; all instances when empty.")
-    rolling_date: str = Field(
+    rolling_date: RollingDate | LastNDays = Field(
         default="yesterday",
-        description="today, yesterday, this_week, last_week, this_month, last_month, last_7_days, "
-        "last_30_days, last_n_days:N, or custom (with start and end).",
+        description="A preset (custom: with start and end), or last_n_days:N for the N full days before today.",
     )
     start: date | None = Field(default=None, description="custom: first day, included.")
     end: date | None = Field(default=None, description="custom: last day, included.")
@@ -118,10 +124,10 @@ class ReportSpec(BaseModel):
     filters: ReportFilters = Field(default_factory=ReportFilters)
     settings: MetricSettings = Field(default_factory=MetricSettings)
 
-    @field_validator("rolling_date")
+    @field_validator("rolling_date", mode="before")
     @classmethod
-    def _rolling_date(cls, value: str) -> str:
-        return check_rolling_date(value)
+    def _rolling_date(cls, value: Any) -> Any:
+        return check_rolling_date(value) if isinstance(value, str) else value
 
     @field_validator("timezone")
     @classmethod
@@ -232,6 +238,15 @@ def data_horizon(warehouse: Warehouse, instance: str | None) -> datetime | None:
     return row[0] if row else None
 
 
+def _legs_span(spec: ReportSpec, window: Window) -> tuple[datetime, datetime]:
+    """Which legs a report reads, by start: the window's, and those around it that it needs."""
+    if spec.report == "queue-performance":  # whole queue visits around the window's edges
+        return window.start - timedelta(days=2), window.end + timedelta(days=1)
+    if spec.settings.attribute_by == "end":  # legs ending in the window started before it
+        return window.start - timedelta(days=1), window.end
+    return window.start, window.end
+
+
 def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None = None) -> Report:
     """Run the spec's report over the warehouse; the rows come back as an Arrow table."""
     zone = spec.zone
@@ -240,13 +255,21 @@ def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None 
     window = rolling_window(
         spec.rolling_date, zone, as_of, start=spec.start, end=spec.end, week_start=settings.week_start
     )
+    check_contacts(warehouse, spec.instance)
     held_until = data_horizon(warehouse, spec.instance)
+    legs_from, legs_until = _legs_span(spec, window)
     horizon = min(as_of, held_until) if held_until else as_of
     params: dict[str, Any] = {
         "instance": spec.instance,
         "window_start": window.start,
         "window_end": window.end,
+        "legs_from": legs_from,
+        "legs_until": legs_until,
         "timezone": zone.label,
+        "icu_zone": zone.icu_name,
+        "interval": spec.interval,
+        "interval_s": INTERVAL_SECONDS.get(spec.interval, 1),
+        **first_periods(window, zone, week_start=settings.week_start),
         "attribute_by": settings.attribute_by,
         "group_by": spec.group_by,
         "queue_legs_only": spec.report == "queue-performance",
@@ -259,8 +282,6 @@ def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None 
         "min_duration_s": filters.min_duration_s,
         "outcomes": filters.outcomes,
         "resolved_dispositions": settings.resolved_dispositions,
-        "country_code": settings.country_code,
-        "anonymous_numbers": [n.lower() for n in ANONYMOUS_NUMBERS],
         "horizon": horizon,
         "fcr_window_s": int(settings.fcr_window.total_seconds()),
         "fcr_source": settings.fcr_source,
@@ -269,7 +290,6 @@ def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None 
         "short_abandon_s": settings.short_abandon_s,
         "service_level_s": settings.service_level_s,
     }
-    warehouse.run("metrics/macros")
     warehouse.con.register("report_intervals", _intervals_table(window, spec, zone))
     try:
         table = warehouse.arrow(report_sql(spec.report), **params)
@@ -287,7 +307,8 @@ def _with_local_times(table: pa.Table, zone: ReportZone) -> pa.Table:
     """`<column>_local` text columns: the instant in the report zone, ISO 8601 with its offset."""
     arrow_zone = zone.tz.key if hasattr(zone.tz, "key") else zone.label.replace("UTC", "") or "+00:00"
     for column in _LOCAL_COLUMNS:
-        values = table[column].cast(pa.timestamp("s", tz="UTC")).cast(pa.timestamp("s", tz=arrow_zone))
+        # to whole seconds (safe=False truncates the microseconds a cast would refuse to drop)
+        values = table[column].cast(pa.timestamp("s", tz="UTC"), safe=False).cast(pa.timestamp("s", tz=arrow_zone))
         text = pc.strftime(values, format="%Y-%m-%dT%H:%M:%S%z")
         text = pc.replace_substring_regex(text, pattern=r"([+-]\d\d)(\d\d)$", replacement=r"\1:\2")
         table = table.append_column(f"{column}_local", text)

@@ -27,6 +27,7 @@ PRESETS = (
     "custom",
 )
 INTERVALS = ("none", "15m", "30m", "hour", "day", "week", "month")
+INTERVAL_SECONDS = {"15m": 900, "30m": 1800, "hour": 3600}  # absolute lengths; the others follow the calendar
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
@@ -51,6 +52,15 @@ class ReportZone:
     def iso(self, instant: datetime) -> str:
         """ISO 8601 in local time with the offset, e.g. 2026-11-01T01:00:00-05:00."""
         return instant.astimezone(self.tz).isoformat()
+
+    @property
+    def icu_name(self) -> str:
+        """The zone as DuckDB's timezone() knows it: the IANA name, or GMT+05:30 for an offset."""
+        if isinstance(self.tz, ZoneInfo):
+            return self.tz.key
+        offset = self.tz.utcoffset(None) or timedelta(0)
+        sign, minutes = ("-" if offset < timedelta(0) else "+"), abs(int(offset.total_seconds())) // 60
+        return f"GMT{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def parse_timezone(text: str) -> ReportZone:
@@ -153,6 +163,15 @@ def _next_boundary(zone: ReportZone, local_day: date, interval: str, first_weekd
     return (local_day.replace(day=28) + timedelta(days=4)).replace(day=1)  # month
 
 
+def first_periods(window: Window, zone: ReportZone, *, week_start: str = "monday") -> dict[str, date]:
+    """The local days from which `intervals` counts day, week and month periods: the window's
+    first local day, the week start on or before it, and the first of its month. A local date's
+    period is its distance from these, in days, weeks or months."""
+    first = zone.local(window.start).date()
+    back = (first.weekday() - week_start_index(week_start)) % 7
+    return {"first_day": first, "first_week_day": first - timedelta(days=back), "first_month_day": first.replace(day=1)}
+
+
 def intervals(window: Window, interval: str, zone: ReportZone, *, week_start: str = "monday") -> Iterator[Window]:
     """Consecutive intervals covering the window exactly, clipped to it."""
     if interval not in INTERVALS:
@@ -163,7 +182,7 @@ def intervals(window: Window, interval: str, zone: ReportZone, *, week_start: st
         yield window
         return
     if interval in ("15m", "30m", "hour"):
-        step = timedelta(minutes={"15m": 15, "30m": 30, "hour": 60}[interval])
+        step = timedelta(seconds=INTERVAL_SECONDS[interval])
         start = window.start
         while start < window.end:
             yield Window(start, min(start + step, window.end))

@@ -18,11 +18,13 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 DEFAULT_DB = Path("reports_out") / "ziwo.duckdb"
 
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
 
 
 def bound(statement: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters a statement uses (DuckDB refuses ones it does not)."""
-    return {name: params[name] for name in set(_PARAMETER.findall(statement))}
+    """The parameters a statement uses (DuckDB refuses ones it does not); a `$name` in a comment
+    is not one."""
+    return {name: params[name] for name in set(_PARAMETER.findall(_COMMENT.sub("", statement)))}
 
 
 @functools.cache

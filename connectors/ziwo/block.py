@@ -28,6 +28,11 @@ class ZiwoCredentials(Block):
     timezone: str = Field(
         default="UTC", description="The instance's IANA time zone: Ziwo reads the dates of a pull in it."
     )
+    country_code: str = Field(
+        default="971",
+        pattern=r"^\d{1,4}$",
+        description="The instance's country calling code, to recognise repeat callers.",
+    )
     username: str | None = Field(default=None, description="Login e-mail of a supervisor or admin.")
     password: SecretStr | None = Field(default=None, description="Password of that login.")
     access_token: SecretStr | None = Field(
@@ -40,6 +45,7 @@ class ZiwoCredentials(Block):
             "instance": self.instance,
             "base_url": self.base_url,
             "timezone": self.timezone,
+            "country_code": self.country_code,
             "username": self.username,
             "password": self.password.get_secret_value() if self.password else None,
             "access_token": self.access_token.get_secret_value() if self.access_token else None,

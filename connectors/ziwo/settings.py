@@ -27,6 +27,7 @@ ENVIRONMENT = {
     "access_token": "ZIWO_ACCESS_TOKEN",
     "page_size": "ZIWO_PAGE_SIZE",
     "timezone": "ZIWO_TIMEZONE",
+    "country_code": "ZIWO_COUNTRY_CODE",
 }
 
 
@@ -51,11 +52,13 @@ def instance_name(base_url: str) -> str:
 @dataclass(frozen=True)
 class ZiwoSettings:
     """`instance` names the call center in the warehouse (several can share one); `timezone` is
-    the instance's zone, in which Ziwo reads the dates of `fromDate`/`toDate`."""
+    the instance's zone, in which Ziwo reads the dates of `fromDate`/`toDate`; `country_code` its
+    country calling code, to tell one caller's numbers written in different ways."""
 
     base_url: str
     instance: str = ""  # default: from base_url
     timezone: str = "UTC"
+    country_code: str = "971"  # the instance's: repeat callers are told by national number
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
@@ -74,6 +77,8 @@ class ZiwoSettings:
             object.__setattr__(self, "instance", instance_name(self.base_url))
         if not _LABEL.match(self.instance):
             raise ValueError(f"instance {self.instance!r} is not a usable name (letters, digits, '.', '_', '-')")
+        if not re.fullmatch(r"\d{1,4}", str(self.country_code)):
+            raise ValueError(f"country_code {self.country_code!r} is not a country calling code (1 to 4 digits)")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -17,15 +17,16 @@
 
 grouped_legs AS (
     SELECT
-        *,
+        legs.*,
         CASE $group_by WHEN 'agent' THEN agent_id WHEN 'team' THEN team_id WHEN 'queue' THEN queue_id END AS group_id,
-        CASE $group_by
-            WHEN 'agent' THEN coalesce(agent_name, 'agent ' || agent_id)
-            WHEN 'team' THEN coalesce(team_name, '(no team)')
-            WHEN 'queue' THEN coalesce(queue_name, '(no queue)')
-            ELSE 'all'
-        END AS group_name
-    FROM report_legs
+        CASE $group_by WHEN 'agent' THEN agent_name WHEN 'team' THEN team_name WHEN 'queue' THEN queue_name END
+            AS group_name,
+        -- the contact's first-call resolution and CSAT count where they are credited
+        CASE WHEN legs.call_id = outcome.fcr_leg THEN outcome.fcr_status END AS fcr_status,
+        CASE WHEN legs.call_id = outcome.csat_leg THEN outcome.contact_score END AS csat_score
+    FROM report_legs AS legs
+    LEFT JOIN contact_outcomes AS outcome
+        ON outcome.instance = legs.instance AND outcome.contact_id = legs.contact_id
     WHERE in_window AND passes AND agent_id IS NOT NULL
       AND (NOT $queue_legs_only OR (direction = 'inbound' AND queue_id IS NOT NULL))
 ),
@@ -46,66 +47,47 @@ leg_counts AS (
         max(hold_time_s) FILTER (WHERE handled) AS longest_hold_s,
         coalesce(sum(wrap_up_s) FILTER (WHERE handled), 0)::BIGINT AS total_wrap_up_time_s,
         avg(epoch(ended_at) - epoch(answered_at)) FILTER (WHERE handled) AS avg_call_duration_s,
-        count(*) FILTER (WHERE handled AND transferred) AS transfers_out
+        count(*) FILTER (WHERE handled AND transferred) AS transfers_out,
+        count(fcr_status) AS fcr_eligible,
+        count(*) FILTER (WHERE fcr_status = 'resolved') AS fcr_resolved,
+        count(*) FILTER (WHERE fcr_status = 'pending') AS fcr_pending,
+        count(csat_score) AS csat_responses,
+        avg(csat_score) AS csat_avg,
+        count(*) FILTER (WHERE csat_score >= 4) AS csat_top2
     FROM grouped_legs
     GROUP BY instance, group_id, period
 ),
 
-fcr_counts AS (
-    SELECT
-        legs.instance, legs.group_id, legs.period,
-        count(*) AS fcr_eligible,
-        count(*) FILTER (WHERE outcome.fcr_status = 'resolved') AS fcr_resolved,
-        count(*) FILTER (WHERE outcome.fcr_status = 'pending') AS fcr_pending
-    FROM contact_outcomes AS outcome
-    JOIN grouped_legs AS legs ON legs.instance = outcome.instance AND legs.call_id = outcome.fcr_leg
-    WHERE outcome.fcr_status IS NOT NULL
-    GROUP BY ALL
-),
-
-csat_counts AS (
-    SELECT
-        legs.instance, legs.group_id, legs.period,
-        count(*) AS csat_responses,
-        avg(outcome.survey_score) AS csat_avg,
-        count(*) FILTER (WHERE outcome.survey_score >= 4) AS csat_top2
-    FROM contact_outcomes AS outcome
-    JOIN grouped_legs AS legs ON legs.instance = outcome.instance AND legs.call_id = outcome.csat_leg
-    WHERE outcome.survey_score IS NOT NULL
-    GROUP BY ALL
-),
-
 agent_metrics AS (
     SELECT
-        leg.instance, leg.group_id, leg.group_name, leg.period,
-        leg.calls_offered, leg.calls_answered, leg.calls_missed, leg.outbound_calls, leg.calls_handled,
-        leg.total_talk_time_s,
-        leg.total_talk_time_s / nullif(leg.calls_handled, 0) AS avg_talk_time_s,
-        leg.total_hold_time_s,
-        leg.calls_put_on_hold,
-        leg.total_hold_time_s
-            / nullif(CASE $hold_average WHEN 'handled' THEN leg.calls_handled ELSE leg.calls_put_on_hold END, 0)
+        instance, group_id,
+        coalesce(group_name, CASE $group_by
+            WHEN 'agent' THEN 'agent ' || group_id
+            WHEN 'team' THEN '(no team)'
+            WHEN 'queue' THEN '(no queue)'
+            ELSE 'all'
+        END) AS group_name,
+        period,
+        calls_offered, calls_answered, calls_missed, outbound_calls, calls_handled,
+        total_talk_time_s,
+        total_talk_time_s / nullif(calls_handled, 0) AS avg_talk_time_s,
+        total_hold_time_s,
+        calls_put_on_hold,
+        total_hold_time_s
+            / nullif(CASE $hold_average WHEN 'handled' THEN calls_handled ELSE calls_put_on_hold END, 0)
             AS avg_hold_time_s,
-        leg.longest_hold_s,
-        leg.total_wrap_up_time_s,
-        (leg.total_talk_time_s + leg.total_hold_time_s + leg.total_wrap_up_time_s)
-            / nullif(leg.calls_handled, 0) AS avg_handle_time_s,
-        leg.avg_call_duration_s,
-        leg.transfers_out,
-        leg.transfers_out / nullif(leg.calls_handled, 0) AS transfer_rate,
-        coalesce(fcr.fcr_eligible, 0) AS fcr_eligible,
-        coalesce(fcr.fcr_resolved, 0) AS fcr_resolved,
-        coalesce(fcr.fcr_pending, 0) AS fcr_pending,
-        fcr.fcr_resolved / nullif(fcr.fcr_eligible - fcr.fcr_pending, 0) AS fcr_rate,
-        coalesce(csat.csat_responses, 0) AS csat_responses,
-        csat.csat_avg,
-        100.0 * csat.csat_top2 / nullif(csat.csat_responses, 0) AS csat_pct
-    FROM leg_counts AS leg
-    -- NULL group ids (no team, or no grouping) match each other: IS NOT DISTINCT FROM
-    LEFT JOIN fcr_counts AS fcr
-        ON fcr.instance = leg.instance AND fcr.group_id IS NOT DISTINCT FROM leg.group_id
-       AND fcr.period = leg.period
-    LEFT JOIN csat_counts AS csat
-        ON csat.instance = leg.instance AND csat.group_id IS NOT DISTINCT FROM leg.group_id
-       AND csat.period = leg.period
+        longest_hold_s,
+        total_wrap_up_time_s,
+        (total_talk_time_s + total_hold_time_s + total_wrap_up_time_s) / nullif(calls_handled, 0) AS avg_handle_time_s,
+        avg_call_duration_s,
+        transfers_out,
+        transfers_out / nullif(calls_handled, 0) AS transfer_rate,
+        fcr_eligible,
+        fcr_resolved,
+        fcr_pending,
+        fcr_resolved / nullif(fcr_eligible - fcr_pending, 0) AS fcr_rate,
+        csat_responses,
+        csat_avg,
+        100.0 * csat_top2 / nullif(csat_responses, 0) AS csat_pct
+    FROM leg_counts
 )

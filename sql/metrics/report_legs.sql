@@ -1,13 +1,24 @@
--- CTEs: the legs a report reads. Every leg of the instance that started from two days before the
--- window to a day after it (so the contacts around the window are whole), each with:
+-- CTEs: the legs a report reads: every leg of the instance that started in [$legs_from,
+-- $legs_until) (the window, widened where a report needs legs around it), each with:
 --   attributed_at  the instant that places it in a window: its start, or its end ($attribute_by)
 --   in_window      whether attributed_at falls in [$window_start, $window_end)
---   period         the number of the report interval it falls in (`report_intervals`, built in
---                  Python, holds each interval's bounds and labels)
+--   period         the number of the report interval it falls in: local days, weeks (from
+--                  $first_week_day) or months since the window's first, or $interval_s-long
+--                  steps from its start (`report_intervals`, built in Python by the same rules,
+--                  holds each period's labels)
 --   passes         whether it passes the report's filters (NULL filter: no filter)
 --   handled        the agent connected on it (answered, inbound or outbound)
 --   wrap_up_s      its after-call work: the leg's own, else the agent's configured wrap-up
 -- Agent, team and queue names come from the reference tables (the queue's from the leg if unknown).
+
+agent_names AS (
+    SELECT
+        a.instance, a.agent_id, a.team_id, a.wrap_up_time_s,
+        nullif(trim(concat_ws(' ', a.first_name, a.last_name)), '') AS agent_name,
+        t.name AS team_name
+    FROM agents AS a
+    LEFT JOIN teams AS t ON t.instance = a.instance AND t.team_id = a.team_id
+),
 
 window_legs AS (
     SELECT
@@ -18,19 +29,18 @@ window_legs AS (
         c.survey_score, c.tags,
         coalesce(c.wrap_up_time_s, a.wrap_up_time_s, 0) AS wrap_up_s,
         a.team_id,
-        nullif(trim(concat_ws(' ', a.first_name, a.last_name)), '') AS agent_name,
-        t.name AS team_name,
+        a.agent_name,
+        a.team_name,
         CASE WHEN $attribute_by = 'end' THEN coalesce(c.ended_at, c.started_at) ELSE c.started_at END
             AS attributed_at,
         c.agent_id IS NOT NULL AND c.answered_at IS NOT NULL AS handled,
         list_contains($transfer_causes::VARCHAR[], c.hangup_cause) AS transferred
     FROM calls AS c
-    LEFT JOIN agents AS a ON a.instance = c.instance AND a.agent_id = c.agent_id
-    LEFT JOIN teams AS t ON t.instance = a.instance AND t.team_id = a.team_id
+    LEFT JOIN agent_names AS a ON a.instance = c.instance AND a.agent_id = c.agent_id
     LEFT JOIN queues AS q ON q.instance = c.instance AND q.queue_id = c.queue_id
     WHERE ($instance::VARCHAR IS NULL OR c.instance = $instance::VARCHAR)
-      AND c.started_at >= $window_start::TIMESTAMPTZ - INTERVAL 2 DAY
-      AND c.started_at < $window_end::TIMESTAMPTZ + INTERVAL 1 DAY
+      AND c.started_at >= $legs_from::TIMESTAMPTZ
+      AND c.started_at < $legs_until::TIMESTAMPTZ
 ),
 
 filtered_legs AS (
@@ -55,8 +65,18 @@ filtered_legs AS (
 ),
 
 report_legs AS (
-    SELECT legs.*, i.period
-    FROM filtered_legs AS legs
-    LEFT JOIN report_intervals AS i
-        ON legs.attributed_at >= i.interval_start AND legs.attributed_at < i.interval_end
+    SELECT
+        *,
+        CASE
+            WHEN NOT in_window THEN NULL
+            WHEN $interval = 'none' THEN 0
+            WHEN $interval = 'day' THEN date_diff('day', $first_day::DATE, local_day)
+            WHEN $interval = 'week' THEN date_diff('day', $first_week_day::DATE, local_day) // 7
+            WHEN $interval = 'month' THEN date_diff('month', $first_month_day::DATE, local_day)
+            ELSE (epoch_us(attributed_at) - epoch_us($window_start::TIMESTAMPTZ)) // ($interval_s::BIGINT * 1000000)
+        END AS period
+    FROM (
+        SELECT *, timezone($icu_zone, attributed_at)::DATE AS local_day  -- not evaluated unless used
+        FROM filtered_legs
+    )
 )

@@ -1,0 +1,87 @@
+"""The contacts table, kept by the ingest load by load, always equals one built from scratch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import run_ingest
+from ziwo_reports.contacts import ContactsNotBuilt, rebuild_contacts
+from ziwo_reports.report import compute_report, make_spec
+
+
+def contacts(warehouse) -> list[tuple]:
+    return warehouse.con.execute("SELECT * FROM contacts ORDER BY instance, contact_id").fetchall()
+
+
+def rebuilt(warehouse, instance: str = "sim", country_code: str = "971") -> list[tuple]:
+    """The contacts built from scratch from the legs held, leaving the warehouse as it was."""
+    with pytest.raises(_Undo), warehouse.transaction():
+        rebuild_contacts(warehouse, instance, country_code)
+        rows = contacts(warehouse)
+        raise _Undo
+    return rows
+
+
+class _Undo(Exception):
+    pass
+
+
+def test_contacts_kept_load_by_load_equal_contacts_built_from_scratch(simulator, warehouse):
+    sim = simulator(days=4, calls_per_day=400)
+    run_ingest(sim, warehouse, flush_rows=150)  # many loads: contacts and callers span them
+    held = contacts(warehouse)
+    legs = warehouse.con.execute("SELECT count(DISTINCT contact_id) FROM calls").fetchone()[0]
+    assert len(held) == legs > 1000 and held == rebuilt(warehouse)
+    assert warehouse.con.execute("SELECT count(*) FROM contacts WHERE next_repeat_start IS NOT NULL").fetchone()[0]
+
+    # A caller who called back (B after A) calls from a new number: A's call-back is gone, and the
+    # new number's callers gain one. A survey arrives late. Then a full refresh drops a call Ziwo
+    # stopped listing.
+    now = sim.store.world.now
+    a_id, b_id = warehouse.con.execute(
+        """SELECT a.contact_id, b.contact_id FROM contacts AS a JOIN contacts AS b
+           ON b.national_number = a.national_number AND b.repeat_start = a.next_repeat_start
+           WHERE b.started_at > ? ORDER BY b.started_at LIMIT 1""",
+        [now - timedelta(hours=40)],
+    ).fetchone()
+    new_number = warehouse.con.execute(
+        "SELECT caller_number FROM calls WHERE call_id <> ? AND started_at > ? ORDER BY started_at LIMIT 1",
+        [b_id, now - timedelta(hours=30)],
+    ).fetchone()[0]
+    sim.store.change_call(b_id, callerIDNumber=new_number)
+    sim.store.change_call(sim.store.day(sim.last_day - timedelta(days=1))[60].call_id, surveyScore=2)
+    run_ingest(sim, warehouse, lookback=timedelta(hours=48), flush_rows=150)
+    assert contacts(warehouse) == rebuilt(warehouse) != held
+    next_of_a = warehouse.con.execute("SELECT next_repeat_start FROM contacts WHERE contact_id = ?", [a_id]).fetchone()
+    assert next_of_a != dict((row[1], row[13]) for row in held)[a_id]
+
+    sim.store.delete_call(sim.store.day(sim.first_day)[3].call_id)
+    sim.store.set_now(sim.store.world.now + timedelta(hours=5))
+    run_ingest(sim, warehouse, full_refresh=True, flush_rows=150)
+    assert contacts(warehouse) == rebuilt(warehouse)
+    assert warehouse.one("duplicate_call_keys") == (0,)
+    assert warehouse.con.execute(
+        "SELECT count(*) FROM contacts WHERE contact_id NOT IN (SELECT contact_id FROM calls)"
+    ).fetchone() == (0,)
+
+
+def test_a_warehouse_without_contacts_is_refused_by_reports_and_built_by_the_next_ingest(simulator, warehouse):
+    sim = simulator(days=2, calls_per_day=300)
+    run_ingest(sim, warehouse)
+    built = contacts(warehouse)
+    warehouse.con.execute("DELETE FROM contacts")  # as a warehouse made before contacts were kept
+    spec = make_spec(instance="sim", rolling_date="yesterday", as_of=datetime(2026, 11, 20, 9, tzinfo=UTC))
+    with pytest.raises(ContactsNotBuilt, match="calls of instance sim but no contacts: run `ziwo-reports ingest`"):
+        compute_report(warehouse, spec)
+    run_ingest(sim, warehouse)
+    assert contacts(warehouse) == built
+
+
+def test_a_new_country_code_builds_every_contact_again(simulator, warehouse):
+    sim = simulator(days=2, calls_per_day=300)
+    run_ingest(sim, warehouse)
+    run_ingest(sim, warehouse, country_code="44")
+    codes = warehouse.con.execute("SELECT DISTINCT country_code FROM contacts").fetchall()
+    assert codes == [("44",)] and contacts(warehouse) == rebuilt(warehouse, country_code="44")
