@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/metrics_bench.py
+	$(BIN)/python bench/export_bench.py
 	$(BIN)/python bench/pull_bench.py
 
 clean:

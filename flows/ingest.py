@@ -40,7 +40,8 @@ def ingest_day(run: IngestRun, day: date) -> Counts:
     return run.ingest_day(day)
 
 
-def _settings(credentials_block: str | None) -> ZiwoSettings:
+def instance_settings(credentials_block: str | None) -> ZiwoSettings:
+    """The instance of the named Ziwo Credentials block, else of the ZIWO_* environment."""
     if credentials_block:
         from connectors.ziwo.block import ZiwoCredentials
 
@@ -48,8 +49,13 @@ def _settings(credentials_block: str | None) -> ZiwoSettings:
     return ZiwoSettings.from_sources()
 
 
+def artifact_key(*parts: str) -> str:
+    """An artifact key: lower-case letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
+
+
 def _artifacts(run: IngestRun) -> None:
-    key = re.sub(r"[^a-z0-9-]+", "-", f"ziwo-ingest-{run.instance}".lower()).strip("-")
+    key = artifact_key("ziwo-ingest", run.instance)
     rows = [{"day": str(day), **counts.as_dict()} for day, counts in sorted(run.by_day.items())]
     create_table_artifact(rows, key=key, description=f"Calls ingested per day, run {run.run_id}")
     totals = run.totals
@@ -94,7 +100,7 @@ def ingest(
         full_refresh=full_refresh,
         initial_days=initial_days,
     )
-    settings = _settings(credentials_block)
+    settings = instance_settings(credentials_block)
     with open_warehouse(db_path) as warehouse, ZiwoClient(settings) as client:
         plan = plan_ingest(warehouse, settings.instance, settings.timezone, options)
         run = IngestRun(warehouse, client, plan, options)

@@ -215,6 +215,12 @@ def test_demo_ingests_into_the_warehouse_and_checks_it_against_the_ground_truth(
     served, held, bad, quarantined = map(int, check.groups())
     assert served == held == new and bad == quarantined > 0
     assert (tmp_path / "ziwo.duckdb").exists()
+    # yesterday's agent performance: its totals, and the workbook and CSV it wrote
+    assert re.search(r"^totals: Calls offered [\d,]+, .*Average handle time \(AHT\) \d+:\d\d", result.stdout, re.M)
+    files = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".xlsx", ".csv"))
+    assert [Path(name).suffix for name in files] == [".csv", ".xlsx"]
+    assert all(name.startswith("agent-performance_simulator_") for name in files)
+    assert all(f"wrote {tmp_path / name} (" in result.stdout for name in files)
 
 
 def test_the_command_line_starts_without_prefect_or_great_expectations():

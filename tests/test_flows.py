@@ -79,17 +79,93 @@ def test_the_flow_runs_from_a_deployment_as_a_worker_runs_it(ziwo_env, tmp_path)
     assert sim.config.password not in executed.stdout + executed.stderr
 
 
-def test_every_deployment_in_prefect_yaml_loads_and_its_schedule_parses():
-    from prefect.client.schemas.schedules import CronSchedule
-    from prefect.flows import load_flow_from_entrypoint
+def test_report_flow_ingests_computes_writes_files_and_publishes_artifacts(ziwo_env, tmp_path):
+    from openpyxl import load_workbook
+    from prefect.artifacts import Artifact
 
-    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-    assert config["deployments"]
-    for deployment in config["deployments"]:
-        flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
-        assert flow.name == "ziwo-ingest"
-        unknown = set(deployment.get("parameters", {})) - set(flow.parameters.properties)
-        assert not unknown, f"{deployment['name']}: unknown parameters {unknown}"
-        for schedule in deployment.get("schedules") or []:
-            cron = CronSchedule(cron=schedule["cron"], timezone=schedule.get("timezone"))
-            assert cron.cron == schedule["cron"]
+    from flows.report import report
+
+    sim, _ = ziwo_env
+    db, out = tmp_path / "w.duckdb", tmp_path / "out"
+    written = report(
+        db_path=str(db), rolling_date="last_n_days:1", timezone="UTC-12:00", interval="hour",
+        files={"formats": ["xlsx", "csv", "parquet"], "destination": str(out)},
+    )  # fmt: skip
+    assert [f["format"] for f in written] == ["xlsx", "csv", "parquet"]
+    paths = [Path(f["path"]) for f in written]
+    assert all(
+        path.parent == out and path.stat().st_size == f["bytes"] > 0 for path, f in zip(paths, written, strict=True)
+    )
+    assert paths[0].name.startswith("agent-performance_sim_")
+    assert "Summary" in load_workbook(paths[0], read_only=True).sheetnames
+    with open_warehouse(db) as warehouse:  # the flow ingested first
+        assert warehouse.con.execute("SELECT count(*) FROM calls").fetchone()[0] == len(sim.truth().calls)
+
+    table = Artifact.get("ziwo-report-agent-performance-sim")
+    assert table is not None and table.type == "table" and "calls_handled" in table.data
+    assert written[0]["rows"] == len(yaml.safe_load(table.data)) > 0  # JSON is YAML
+    summary = Artifact.get("ziwo-report-agent-performance-sim-summary")
+    assert summary is not None and summary.type == "markdown" and paths[1].name in summary.data
+    for path, fmt in zip(paths, ("xlsx", "csv", "parquet"), strict=True):
+        link = Artifact.get(f"ziwo-report-agent-performance-sim-{fmt}")
+        # Prefect keeps a link artifact as markdown: [text](link)
+        assert link is not None and link.data == f"[{path.name}]({path.resolve().as_uri()})"
+    assert sim.config.password not in table.data + summary.data
+
+
+def test_report_flow_parameters_make_a_form_with_dropdowns():
+    from flows.report import report
+
+    schema = report.parameters.model_dump()
+    properties, definitions = schema["properties"], schema["definitions"]
+    assert "yesterday" in properties["rolling_date"]["anyOf"][0]["enum"]
+    assert {"agent-performance", "queue-performance", "call-details"} == set(properties["report"]["enum"])
+    assert set(definitions) >= {"FileOptions", "ReportFilters", "MetricSettings", "Thresholds"}
+    assert "xlsx" in definitions["FileOptions"]["properties"]["formats"]["items"]["enum"]
+    with pytest.raises(Exception, match="rolling_date"):
+        report.validate_parameters({"rolling_date": "fortnight"})
+
+
+def test_every_deployment_in_prefect_yaml_loads_and_its_schedule_parses():
+    from flows.deployments import declared, runner_deployments
+
+    entries = {entry["name"]: entry for entry in declared()}
+    deployments = {d.name: d for d in runner_deployments()}
+    assert set(deployments) == set(entries) >= {
+        "ingest-every-15-minutes", "ingest-manual", "report-daily-yesterday", "report-weekly-last-week",
+        "report-manual",
+    }  # fmt: skip
+    for name, deployment in deployments.items():
+        assert deployment.flow_name in ("ziwo-ingest", "ziwo-report")
+        # The parameters validate against the flow's signature, as a worker would run them.
+        from prefect.flows import load_flow_from_entrypoint
+
+        flow = load_flow_from_entrypoint(str(ROOT / entries[name]["entrypoint"]))
+        flow.validate_parameters(entries[name].get("parameters") or {})
+    crons = {
+        name: [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules]
+        for name, deployment in deployments.items()
+    }
+    assert crons["report-daily-yesterday"] == [("0 6 * * *", "Asia/Dubai")]
+    assert crons["report-weekly-last-week"] == [("0 6 * * 1", "Asia/Dubai")]
+    assert crons["report-manual"] == [] and crons["ingest-manual"] == []
+    assert entries["report-daily-yesterday"]["parameters"]["rolling_date"] == "yesterday"
+    assert entries["report-weekly-last-week"]["parameters"]["rolling_date"] == "last_week"
+
+
+def test_a_bad_schedule_in_prefect_yaml_is_refused(tmp_path):
+    from flows.deployments import runner_deployments
+
+    broken = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    broken["deployments"][0]["schedules"][0]["cron"] = "every morning"
+    (tmp_path / "flows").symlink_to(ROOT / "flows")
+    (tmp_path / "prefect.yaml").write_text(yaml.safe_dump(broken))
+    with pytest.raises(ValueError, match="every morning"):
+        runner_deployments(tmp_path / "prefect.yaml")
+
+
+def test_serve_names_an_unknown_deployment(capsys):
+    from ziwo_reports.cli import main
+
+    assert main(["serve", "--deployment", "report-hourly"]) == 1
+    assert "no deployment named report-hourly in" in capsys.readouterr().err

@@ -107,3 +107,19 @@ def test_bad_options_name_the_option_and_value(db, args, code, message):
 def test_a_missing_warehouse_is_named(tmp_path):
     result = run(tmp_path / "nowhere.duckdb")
     assert result.returncode == 1 and "no warehouse there" in result.stderr
+
+
+def test_report_files_from_the_command_line(db, tmp_path):
+    out = tmp_path / "files"
+    result = run(
+        db, "--files", "xlsx,csv", "--destination", str(out), "--template", "{instance}/{report}_{rolling_date}"
+    )
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["gold/agent-performance_custom.csv", "gold/agent-performance_custom.xlsx"]
+    assert "wrote" in result.stdout and "(xlsx," in result.stdout
+
+    unknown = run(db, "--files", "csv", "--destination", str(out), "--template", "{report}_{team}")
+    assert unknown.returncode == 1 and "--template '{report}_{team}': unknown field 'team'" in unknown.stderr
+    bad = run(db, "--files", "xlsx,docx")
+    assert bad.returncode == 2 and "'xlsx,docx': formats are xlsx, csv, parquet and json" in bad.stderr

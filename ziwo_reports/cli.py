@@ -57,7 +57,7 @@ def _positive_int(text: str) -> int:
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "Ziwo connection (each also from the environment: ZIWO_INSTANCE or ZIWO_BASE_URL, "
-        "ZIWO_USERNAME, ZIWO_PASSWORD, ZIWO_ACCESS_TOKEN, ZIWO_TIMEZONE, ZIWO_PAGE_SIZE)"
+        "ZIWO_USERNAME, ZIWO_PASSWORD, ZIWO_ACCESS_TOKEN, ZIWO_TIMEZONE, ZIWO_COUNTRY_CODE, ZIWO_PAGE_SIZE)"
     )
     group.add_argument("--instance", help="instance name: 'acme' means https://acme-api.aswat.co")
     group.add_argument("--base-url", help="API base URL, e.g. the simulator's http://127.0.0.1:8765")
@@ -66,6 +66,7 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--access-token", help="an existing access token instead of a login")
     group.add_argument("--block", help="name of a saved 'Ziwo Credentials' Prefect block to use instead")
     group.add_argument("--timezone", help="the instance's IANA time zone, in which Ziwo reads dates (default UTC)")
+    group.add_argument("--country-code", help="the instance's country calling code, for repeat callers (default 971)")
     group.add_argument("--page-size", type=_positive_int, help="records per request (default 500)")
 
 
@@ -80,11 +81,14 @@ def _settings(args: argparse.Namespace):  # -> ZiwoSettings
 
         if args.timezone:
             extra["timezone"] = args.timezone
+        if args.country_code:
+            extra["country_code"] = args.country_code
         return ZiwoCredentials.load(args.block).settings(http=http, **extra)
     options = {
         "instance": args.instance,
         "base_url": args.base_url,
         "timezone": args.timezone,
+        "country_code": args.country_code,
         "username": args.username,
         "password": args.password,
         "access_token": args.access_token,
@@ -213,7 +217,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 _OPTION_OF_FIELD = {
     "rolling_date": "--rolling-date", "timezone": "--timezone", "as_of": "--as-of", "start": "--start",
     "end": "--end", "group_by": "--group-by", "interval": "--interval", "report": "--report",
-    "settings.fcr_window": "--fcr-window", "settings.country_code": "--country-code",
+    "settings.fcr_window": "--fcr-window",
     "filters.min_duration_s": "--min-duration", "filters.outcomes": "--outcome", "filters.directions": "--direction",
     "settings.short_abandon_s": "--short-abandon", "settings.service_level_s": "--service-level",
 }  # fmt: skip
@@ -224,6 +228,14 @@ def _ids(text: str) -> list[int]:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of ids") from None
+
+
+def _formats(text: str) -> list[str]:
+    formats = _names(text)
+    unknown = [f for f in formats if f not in ("xlsx", "csv", "parquet", "json")]
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(f"{text!r}: formats are xlsx, csv, parquet and json")
+    return formats
 
 
 def _names(text: str) -> list[str]:
@@ -257,7 +269,6 @@ def report_spec_from(args: argparse.Namespace):  # -> ReportSpec
         "csat_credit": args.csat_credit,
         "short_abandon_s": args.short_abandon,
         "service_level_s": args.service_level,
-        "country_code": args.country_code,
     }
     values = {
         "report": args.report,
@@ -284,16 +295,21 @@ def report_spec_from(args: argparse.Namespace):  # -> ReportSpec
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from connectors.files import write_report_files
     from ziwo_reports.report import compute_report
     from ziwo_reports.report_output import render, write
     from ziwo_reports.warehouse import open_warehouse
 
     spec = report_spec_from(args)
+    files = _file_options(args) if args.files else None
     if not args.db.exists():
         raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
     with open_warehouse(args.db) as warehouse:
         report = compute_report(warehouse, spec)
-    if args.out is None and args.format is None:
+    if files:
+        for file in write_report_files(report, files):
+            print(f"{report.title}: wrote {file.path} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
+    elif args.out is None and args.format is None:
         render(report)
     else:
         write(report, args.format or "csv", args.out)
@@ -302,12 +318,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _file_options(args: argparse.Namespace):  # -> FileOptions
+    """The report-file options; errors name the option and the value."""
+    from pydantic import ValidationError
+
+    from connectors.files import FileOptions
+
+    values = {"formats": args.files, "destination": str(args.destination)}
+    if args.template:
+        values["template"] = args.template
+    try:
+        return FileOptions(**values)
+    except ValidationError as problems:
+        error = problems.errors()[0]
+        option = "--" + str(error["loc"][0]).replace("formats", "files")
+        raise ValueError(f"{option} {error['input']!r}: {error['msg'].removeprefix('Value error, ')}") from None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from connectors.files import write_report_files
+    from connectors.files.headline import totals
     from connectors.ziwo import ZiwoClient, ZiwoSettings
     from ziwo_reports.http import HttpPolicy
     from ziwo_reports.ingest import IngestOptions, ingest, quarantine_lines, summary_line
     from ziwo_reports.report import compute_report, make_spec
-    from ziwo_reports.report_output import render
+    from ziwo_reports.report_output import format_value, render
     from ziwo_reports.simulator import Simulator
     from ziwo_reports.warehouse import open_warehouse
 
@@ -355,6 +390,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     print()
     render(report)
+    print("totals: " + ", ".join(f"{t.label} {format_value(t.value, t.kind)}" for t in totals(report)))
+    for file in write_report_files(report, formats=["xlsx", "csv"], destination=str(args.out_dir)):
+        print(f"wrote {file.path} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from prefect import serve
+
+    from flows.deployments import runner_deployments
+
+    deployments = runner_deployments(names=args.deployment or None)
+    print("serving " + ", ".join(d.name for d in deployments) + " (Ctrl-C stops)")
+    serve(*deployments, limit=args.limit)
     return 0
 
 
@@ -452,7 +501,6 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--csat-credit", choices=("last", "first"), help="CSAT to the last (default) or first agent")
     m.add_argument("--short-abandon", type=int, help="seconds: shorter abandons are short (default 10)")
     m.add_argument("--service-level", type=int, help="seconds: answered within counts in SL (default 20)")
-    m.add_argument("--country-code", help="the instance's country code, for repeat callers (default 971)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -489,7 +537,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_options(report)
     report.add_argument("--format", choices=("csv", "json"), help="print or write CSV or JSON instead of a table")
     report.add_argument("--out", type=Path, help="write to this file (default: the terminal)")
+    f = report.add_argument_group("report files (Excel, CSV, Parquet, JSON; see README)")
+    f.add_argument("--files", type=_formats, help="write these files, comma-separated: xlsx,csv,parquet,json")
+    f.add_argument("--destination", default="reports_out", help="folder or fsspec URL (default reports_out)")
+    f.add_argument("--template", help="file name template (default {report}_{instance}_{period_start:%%Y-%%m-%%d})")
     report.set_defaults(func=cmd_report)
+
+    serve = commands.add_parser(
+        "serve", help="run the deployments of prefect.yaml (schedules included) in this process, without a work pool"
+    )
+    serve.add_argument("--deployment", action="append", help="only this deployment (repeatable; default: all)")
+    serve.add_argument("--limit", type=_positive_int, help="at most this many flow runs at once")
+    serve.set_defaults(func=cmd_serve)
 
     sim = commands.add_parser("simulator", help="serve the built-in Ziwo API simulator")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-
 from ziwo_reports.files import atomic_writer
+from ziwo_reports.metric_definitions import Kind, describe
 from ziwo_reports.report import Report
 
 #: What fits a terminal, with short headers; CSV and JSON carry every column.
@@ -39,14 +35,15 @@ TERMINAL_COLUMNS: dict[str, Sequence[tuple[str, str]]] = {
 TERMINAL_ROWS = 200
 
 
-def _cell(column: str, value: Any) -> str:
+def format_value(value: Any, kind: Kind) -> str:
+    """A value as people read it: durations h:mm:ss, rates and percentages with %, NULL as –."""
     if value is None:
         return "–"
-    if column.endswith("_rate"):
+    if kind == "rate":
         return f"{100 * value:.1f}%"
-    if column.endswith("_pct"):
+    if kind == "pct":
         return f"{value:.1f}%"
-    if column.endswith("_s") and isinstance(value, int | float):
+    if kind == "duration" and isinstance(value, int | float):
         seconds = round(value)
         hours, rest = divmod(seconds, 3600)
         return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
@@ -70,7 +67,7 @@ def render(report: Report) -> None:
         table.add_column(header, justify="left" if (name, header) in lead or kind == "call-details" else "right")
     rows = report.table.slice(0, TERMINAL_ROWS).to_pylist()
     for row in rows:
-        table.add_row(*(_cell(name, row.get(name)) for name, _ in lead + columns))
+        table.add_row(*(format_value(row.get(name), describe(kind, name).kind) for name, _ in lead + columns))
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)
     more = report.table.num_rows - len(rows)
@@ -80,35 +77,18 @@ def render(report: Report) -> None:
     )
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
-
-
 def to_text(report: Report, fmt: str) -> str:
+    """The report as CSV (no byte-order mark, for pipes) or as the JSON envelope, written by the file
+    connector's writers so the command line and report files agree."""
+    from connectors.files.csv_file import write_csv
+    from connectors.files.json_file import write_json
+
+    buffer = io.BytesIO()
     if fmt == "csv":
-        buffer = io.BytesIO()
-        pa_csv.write_csv(_flat(report.table), buffer)
-        return buffer.getvalue().decode()
-    envelope = {
-        "report": report.spec.report,
-        "window": {"start": report.zone.iso(report.window.start), "end": report.zone.iso(report.window.end)},
-        "timezone": report.zone.label,
-        "as_of": report.as_of.isoformat(),
-        "spec": report.spec.model_dump(mode="json"),
-        "rows": report.table.to_pylist(),
-    }
-    return json.dumps(envelope, default=_json_default, indent=1, ensure_ascii=False) + "\n"
-
-
-def _flat(table: pa.Table) -> pa.Table:
-    """CSV has no lists: tags become 'a; b'."""
-    for index, field in enumerate(table.schema):
-        if pa.types.is_list(field.type):
-            joined = [None if v is None else "; ".join(v) for v in table[field.name].to_pylist()]
-            table = table.set_column(index, field.name, pa.array(joined, pa.string()))
-    return table
+        write_csv(report, buffer, bom=False, eol="\n")
+    else:
+        write_json(report, buffer)
+    return buffer.getvalue().decode()
 
 
 def write(report: Report, fmt: str, out: Path | None) -> None:

@@ -1,0 +1,91 @@
+"""What the file connector is asked to do, as pydantic models a Prefect flow can take as typed
+parameters (Literal choices, defaults and descriptions show in its JSON schema)."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connectors.files.naming import DEFAULT_TEMPLATE, check_template
+
+FileFormat = Literal["xlsx", "csv", "parquet", "json"]
+Overwrite = Literal["replace", "never", "version"]
+
+#: Excel's row limit, header row included.
+EXCEL_MAX_ROWS = 1_048_576
+
+
+class Thresholds(BaseModel):
+    """Where Excel's conditional formatting flags a group; None turns a check off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aht_above_s: float | None = Field(default=600, ge=0, description="Flag an average handle time above this (s).")
+    csat_below: float | None = Field(default=4.0, ge=1, le=5, description="Flag a CSAT average below this (1-5).")
+    fcr_below: float | None = Field(default=0.7, ge=0, le=1, description="Flag an FCR rate below this (0-1).")
+    service_level_below: float | None = Field(
+        default=80, ge=0, le=100, description="Queues: flag a service level below this percentage (0-100)."
+    )
+    abandon_rate_above: float | None = Field(
+        default=None, ge=0, le=1, description="Queues: flag an abandon rate above this (0-1)."
+    )
+
+
+class FileOptions(BaseModel):
+    """Which files to write for a report, where, under which names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    formats: list[FileFormat] = Field(
+        default=["xlsx", "csv"], min_length=1, description="File formats, one file each: xlsx, csv, parquet, json."
+    )
+    destination: str = Field(
+        default="reports_out",
+        description="A local folder, or an fsspec URL: s3://bucket/prefix, sftp://host/path, file:///path, memory://x.",
+    )
+    template: str = Field(
+        default=DEFAULT_TEMPLATE,
+        description="File name template. Fields: report, instance, rolling_date, timezone, group_by, interval, "
+        "period_start, period_end (the last day included), window_start, window_end (excluded), generated_at, "
+        "format, ext; dates take strftime formats, e.g. {period_start:%Y-%m-%d}. The format's extension replaces "
+        "or completes the name's.",
+    )
+    overwrite: Overwrite = Field(
+        default="replace",
+        description="When the file exists: replace it, never (fail naming it), or version (name_v2, name_v3, ...).",
+    )
+    thresholds: Thresholds = Field(default_factory=Thresholds, description="Excel: conditional formatting limits.")
+    csv_bom: bool = Field(default=True, description="CSV: start with a UTF-8 byte-order mark, so Excel reads UTF-8.")
+    max_rows_per_sheet: int = Field(
+        default=EXCEL_MAX_ROWS,
+        ge=2,
+        le=EXCEL_MAX_ROWS,
+        description="Excel: rows per data sheet, header included; longer reports go on to 'Calls 2', ...",
+    )
+
+    @field_validator("destination", mode="before")
+    @classmethod
+    def _path(cls, value: object) -> object:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("formats")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        check_template(value)
+        return value
+
+
+class WrittenFile(BaseModel):
+    """One file written: its format, where it is, its size and the report rows in it."""
+
+    format: FileFormat
+    path: str = Field(description="The local path, or the URL for an fsspec destination.")
+    bytes: int
+    rows: int

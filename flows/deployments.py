@@ -1,0 +1,59 @@
+"""The deployments of prefect.yaml as Prefect runner deployments, for `ziwo-reports serve`: the
+same flows, parameters and schedules that `prefect deploy --all` registers on a server, run by
+this process instead of a work pool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect.deployments.runner import RunnerDeployment
+from prefect.flows import load_flow_from_entrypoint
+from prefect.schedules import Cron
+
+PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
+
+
+def declared(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
+    """The deployments as prefect.yaml declares them."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["deployments"]
+
+
+def _schedules(entry: dict[str, Any]) -> list[Cron]:
+    schedules = []
+    for schedule in entry.get("schedules") or []:
+        if set(schedule) - {"cron", "timezone", "slug", "active", "day_or"}:
+            raise ValueError(f"deployment {entry['name']!r}: only cron schedules are served, got {schedule}")
+        schedules.append(
+            Cron(
+                schedule["cron"],
+                timezone=schedule.get("timezone"),
+                day_or=schedule.get("day_or", True),
+                active=schedule.get("active", True),
+                slug=schedule.get("slug"),
+            )
+        )
+    return schedules
+
+
+def runner_deployments(path: Path = PREFECT_YAML, names: list[str] | None = None) -> list[RunnerDeployment]:
+    """Each deployment of prefect.yaml (or those named) with its flow loaded from its entrypoint."""
+    root = path.parent
+    entries = [entry for entry in declared(path) if not names or entry["name"] in names]
+    unknown = set(names or ()) - {entry["name"] for entry in entries}
+    if unknown:
+        raise ValueError(f"no deployment named {', '.join(sorted(unknown))} in {path}")
+    deployments = []
+    for entry in entries:
+        flow = load_flow_from_entrypoint(str(root / entry["entrypoint"]))
+        deployments.append(
+            flow.to_deployment(
+                name=entry["name"],
+                description=entry.get("description"),
+                tags=entry.get("tags"),
+                parameters=entry.get("parameters") or {},
+                schedules=_schedules(entry),
+            )
+        )
+    return deployments
