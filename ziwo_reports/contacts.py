@@ -33,12 +33,17 @@ def rebuild_contacts(warehouse: Warehouse, instance: str, country_code: str) -> 
     refresh_contacts(warehouse, country_code)
 
 
+def _state(warehouse: Warehouse, instance: str | None, country_code: str | None) -> tuple[bool, bool, bool]:
+    """(has legs, has contacts, has contacts made with another country code)."""
+    state = warehouse.one("contacts_state", instance=instance, country_code=country_code)
+    assert state is not None  # one row of three EXISTS
+    return state[0], state[1], state[2]
+
+
 def ensure_contacts(warehouse: Warehouse, instance: str, country_code: str) -> bool:
     """Build every contact of the instance when they are missing or made with another country
     code. Returns whether it did."""
-    has_legs, has_contacts, other_code = warehouse.one(
-        "contacts_state", instance=instance, country_code=country_code
-    ) or (False, False, False)
+    has_legs, has_contacts, other_code = _state(warehouse, instance, country_code)
     if other_code or (has_legs and not has_contacts):
         rebuild_contacts(warehouse, instance, country_code)
         return True
@@ -47,11 +52,7 @@ def ensure_contacts(warehouse: Warehouse, instance: str, country_code: str) -> b
 
 def check_contacts(warehouse: Warehouse, instance: str | None) -> None:
     """Refuse to report on legs whose contacts were never built."""
-    has_legs, has_contacts, _ = warehouse.one("contacts_state", instance=instance, country_code=None) or (
-        False,
-        False,
-        False,
-    )
+    has_legs, has_contacts, _ = _state(warehouse, instance, None)
     if has_legs and not has_contacts:
         raise ContactsNotBuilt(
             f"the warehouse {warehouse.path} holds calls of instance {instance or '(all)'} but no contacts: "
