@@ -49,6 +49,8 @@ def format_value(value: Any, kind: Kind) -> str:
         return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
     if isinstance(value, float):
         return f"{value:.2f}"
+    if isinstance(value, int) and not isinstance(value, bool) and kind == "count":
+        return f"{value:,}"
     return str(value)
 
 
