@@ -76,7 +76,7 @@ report_legs AS (
             ELSE (epoch_us(attributed_at) - epoch_us($window_start::TIMESTAMPTZ)) // ($interval_s::BIGINT * 1000000)
         END AS period
     FROM (
-        SELECT *, timezone($icu_zone, attributed_at)::DATE AS local_day  -- not evaluated unless used
+        SELECT *, timezone($icu_zone, attributed_at)::DATE AS local_day  -- for day, week and month periods
         FROM filtered_legs
     )
 )
