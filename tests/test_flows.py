@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,45 @@ def test_serve_names_an_unknown_deployment(capsys):
 
     assert main(["serve", "--deployment", "report-hourly"]) == 1
     assert "no deployment named report-hourly in" in capsys.readouterr().err
+
+
+def test_serve_runs_a_deployment_of_prefect_yaml(ziwo_env, tmp_path):
+    """`ziwo-reports serve` as a user runs it: the manual report deployment, triggered through the
+    API as the UI's Run button does, runs in the serving process and writes its files."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    _, env = ziwo_env
+    serve_env = {**os.environ, **env, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    cli = str(Path(sys.executable).with_name("ziwo-reports"))
+    server = subprocess.Popen(
+        [cli, "serve", "--deployment", "report-manual"], cwd=ROOT, env=serve_env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        out = tmp_path / "out"
+        parameters = {
+            "credentials_block": None, "db_path": str(tmp_path / "w.duckdb"), "timezone": "Asia/Dubai",
+            "rolling_date": "last_n_days:1", "files": {"formats": ["csv"], "destination": str(out)},
+        }  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:  # the deployment exists once serve has registered it
+            try:
+                flow_run = run_deployment("ziwo-report/report-manual", parameters=parameters, timeout=0)
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(1)
+        with get_client(sync_client=True) as client:
+            while not (state := client.read_flow_run(flow_run.id).state).is_final():
+                assert time.monotonic() < deadline + 120, "the served run did not finish"
+                time.sleep(1)
+        assert state.is_completed(), state
+        assert [p.suffix for p in out.iterdir()] == [".csv"]
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "serving report-manual" in output
+    assert env["ZIWO_PASSWORD"] not in output
