@@ -208,3 +208,19 @@ def test_an_empty_report_an_offset_zone_and_hourly_totals(tmp_path):
     columns = header_index(wb["Totals"])
     for row, cells in zip(totals.table.to_pylist(), wb["Totals"].iter_rows(min_row=2), strict=True):
         assert_row_equal(totals, row, cells, columns)
+
+
+def test_changed_settings_show_on_the_summary_that_the_definitions_point_to(tmp_path):
+    import dataclasses
+
+    from ziwo_reports.report import MetricSettings
+
+    report = simulator_reports()["queue-performance"]
+    settings = MetricSettings(short_abandon_s=5, service_level_s=30)
+    changed = dataclasses.replace(report, spec=report.spec.model_copy(update={"settings": settings}))
+    wb = workbook(changed, tmp_path)
+    summary = {row[0]: row[1] for row in wb["Summary"].iter_rows(values_only=True) if row[0]}
+    assert summary["Settings"] == "short_abandon_s: 5; service_level_s: 30"
+    formulas = {row[0]: row[5] for row in wb["Definitions"].iter_rows(min_row=2, values_only=True) if row[0]}
+    assert "short_abandon_s setting" in formulas["short_abandoned"]
+    assert "service_level_s setting" in formulas["service_level_pct"]

@@ -91,12 +91,17 @@ _QUEUE: dict[str, tuple[str, Kind, str]] = {
         "count",
         "Visits nobody answered whose last leg there has result 'cancel' (in the queue or while ringing).",
     ),
-    "short_abandoned": ("Short abandons", "count", "Abandoned visits with a wait under short abandon (10 s)."),
+    "short_abandoned": (
+        "Short abandons",
+        "count",
+        "Abandoned visits with a wait under the short_abandon_s setting (10 s unless the Summary says otherwise).",
+    ),
     "abandon_rate": ("Abandon rate", "rate", "calls_abandoned ÷ calls_offered."),
     "service_level_pct": (
         "Service level %",
         "pct",
-        "100 × answered visits with a wait of at most service level (20 s) ÷ "
+        "100 × answered visits with a wait of at most the service_level_s setting (20 s unless the Summary "
+        "says otherwise) ÷ "
         "(calls_answered + calls_abandoned − short_abandoned).",
     ),
     "asa_s": (
