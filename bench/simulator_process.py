@@ -22,13 +22,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _status_mib(field: str, pid: int | None) -> float:
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def peak_rss_mib(pid: int | None = None) -> float:
     """Peak resident memory of this process, or of process `pid` (VmHWM: ru_maxrss would carry
     the parent's peak over exec into a worker process)."""
-    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return _status_mib("VmHWM", pid)
+
+
+def current_rss_mib(pid: int | None = None) -> float:
+    """Resident memory now, of this process or of process `pid`."""
+    return _status_mib("VmRSS", pid)
 
 
 def start_simulator(records: int, days: int, port: int, *extra: str) -> subprocess.Popen:

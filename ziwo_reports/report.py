@@ -221,12 +221,9 @@ def report_sql(report: str) -> str:
 
 def _intervals_table(window: Window, spec: ReportSpec, zone: ReportZone) -> pa.Table:
     spans = list(intervals(window, spec.interval, zone, week_start=spec.settings.week_start))
-    ts = pa.timestamp("us", tz="UTC")
     return pa.table(
         {
             "period": pa.array(range(len(spans)), pa.int32()),
-            "interval_start": pa.array([s.start for s in spans], ts),
-            "interval_end": pa.array([s.end for s in spans], ts),
             "period_start": pa.array([zone.iso(s.start) for s in spans], pa.string()),
             "period_end": pa.array([zone.iso(s.end) for s in spans], pa.string()),
         }
@@ -305,10 +302,9 @@ _LOCAL_COLUMNS = ("started_at", "answered_at", "ended_at")
 
 def _with_local_times(table: pa.Table, zone: ReportZone) -> pa.Table:
     """`<column>_local` text columns: the instant in the report zone, ISO 8601 with its offset."""
-    arrow_zone = zone.tz.key if hasattr(zone.tz, "key") else zone.label.replace("UTC", "") or "+00:00"
     for column in _LOCAL_COLUMNS:
         # to whole seconds (safe=False truncates the microseconds a cast would refuse to drop)
-        values = table[column].cast(pa.timestamp("s", tz="UTC"), safe=False).cast(pa.timestamp("s", tz=arrow_zone))
+        values = table[column].cast(pa.timestamp("s", tz="UTC"), safe=False).cast(pa.timestamp("s", tz=zone.arrow_name))
         text = pc.strftime(values, format="%Y-%m-%dT%H:%M:%S%z")
         text = pc.replace_substring_regex(text, pattern=r"([+-]\d\d)(\d\d)$", replacement=r"\1:\2")
         table = table.append_column(f"{column}_local", text)

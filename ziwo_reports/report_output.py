@@ -68,8 +68,9 @@ def render(report: Report) -> None:
     for name, header in lead + columns:
         table.add_column(header, justify="left" if (name, header) in lead or kind == "call-details" else "right")
     rows = report.table.slice(0, TERMINAL_ROWS).to_pylist()
+    kinds = {name: describe(kind, name).kind for name, _ in lead + columns}
     for row in rows:
-        table.add_row(*(format_value(row.get(name), describe(kind, name).kind) for name, _ in lead + columns))
+        table.add_row(*(format_value(row.get(name), kinds[name]) for name in kinds))
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)
     more = report.table.num_rows - len(rows)

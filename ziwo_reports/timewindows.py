@@ -54,6 +54,11 @@ class ReportZone:
         return instant.astimezone(self.tz).isoformat()
 
     @property
+    def arrow_name(self) -> str:
+        """The zone as Arrow names it: the IANA key, or an offset such as +04:00."""
+        return getattr(self.tz, "key", None) or self.label.replace("UTC", "") or "+00:00"
+
+    @property
     def icu_name(self) -> str:
         """The zone as DuckDB's timezone() knows it: the IANA name, or GMT+05:30 for an offset."""
         if isinstance(self.tz, ZoneInfo):

@@ -30,7 +30,6 @@ from connectors.files.options import EXCEL_MAX_ROWS, Thresholds
 from connectors.files.xlsx_rows import CellColumn, CellType, sheet_rows, splice_rows
 from ziwo_reports.metric_definitions import Definition, Kind, describe
 from ziwo_reports.report import Report
-from ziwo_reports.timewindows import ReportZone
 
 DATA_SHEETS = {"agent": "Agents", "team": "Teams", "queue": "Queues", "none": "Totals"}
 CALL_SHEET = "Calls"
@@ -74,11 +73,6 @@ class SheetColumn:
     width: float
 
 
-def arrow_zone(zone: ReportZone) -> str:
-    """The zone as Arrow names it: the IANA key, or an offset such as +04:00."""
-    return getattr(zone.tz, "key", None) or zone.label.replace("UTC", "") or "+00:00"
-
-
 def _serial_days(naive: pa.ChunkedArray) -> pa.ChunkedArray:
     """Naive (wall-clock) timestamps as Excel serial days."""
     micros = pc.cast(naive.cast(pa.timestamp("us")), pa.int64())
@@ -97,7 +91,7 @@ def _width(header: str, kind: Kind, cell_type: CellType, values: pa.ChunkedArray
 
 def excel_columns(report: Report) -> list[SheetColumn]:
     """Each report column converted for Excel, with its header, format and width."""
-    zone_name = arrow_zone(report.zone)
+    zone_name = report.zone.arrow_name
     columns = []
     for field in report.table.schema:
         meaning = describe(report.spec.report, field.name)
