@@ -1,9 +1,11 @@
 """Metrics benchmark: 10 million call legs in the DuckDB warehouse; agent-performance for
 last_30_days by agent per day, and queue-performance; and, in the same run, the same agent report
-in plain pandas twice: from the same tables (the legs and the contacts the ingest keeps), and from
-the legs alone (finding contacts and repeat callers itself). Each report runs in its own process,
-so each peak RSS is its own, three times (the median run is shown); the contacts are built once,
-as the ingest would, and timed.
+in plain pandas twice: from the legs alone (finding contacts and repeat callers itself, as a pandas
+implementation of the report over call records does: the baseline of the 10x target), and given
+the credited legs (the columns the SQL reads, which the ingest keeps: then both sides only group
+rows, and the ratio shows what is left to DuckDB). Each report runs in its own process, so each
+peak RSS is its own, three times (the median run is shown); the contacts and credits are built
+once, as the ingest would, and timed.
 
     .venv/bin/python bench/metrics_bench.py                  # 10,000,000 legs
     .venv/bin/python bench/metrics_bench.py --legs 1000000
@@ -25,8 +27,13 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulator_process import peak_rss_mib
+
+if TYPE_CHECKING:  # imported where used, so each run's peak memory is its own
+    import duckdb
+    import pandas as pd
 
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
 TIMEZONE = "Asia/Dubai"
@@ -139,9 +146,15 @@ def run_report(db: Path, report: str) -> dict:
     }  # fmt: skip
 
 
+def frame(con: duckdb.DuckDBPyConnection, query: str, params: list) -> pd.DataFrame:
+    """A query's rows as a DataFrame, through Arrow: 0.1 s for the window's 770,000 legs where
+    DuckDB's own .df() takes 0.7-0.9 s here (it builds Python strings that pandas then converts)."""
+    return con.sql(query, params=params).to_arrow_table().to_pandas()
+
+
 def run_pandas(db: Path) -> dict:
     """The same agent-performance report (by agent, per day, FCR and CSAT) in plain pandas, from
-    the same tables: the window's legs and their contacts."""
+    the same columns the SQL reads: the window's legs, with what their contacts credit them with."""
     import duckdb
     import pandas as pd
 
@@ -153,30 +166,23 @@ def run_pandas(db: Path) -> dict:
     started = time.perf_counter()
     with duckdb.connect(str(db), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
-        legs = con.sql(
-            """SELECT c.call_id, c.contact_id, c.direction, c.agent_id, c.started_at, c.agent_ring_started_at,
-                      c.answered_at, c.talk_time_s, c.hold_time_s, c.wrap_up_time_s, c.hangup_cause,
-                      a.wrap_up_time_s AS agent_wrap_up_s
+        legs = frame(
+            con,
+            """SELECT c.direction, c.agent_id, c.started_at, c.agent_ring_started_at, c.answered_at, c.talk_time_s,
+                      c.hold_time_s, c.wrap_up_time_s, c.hangup_cause, a.wrap_up_time_s AS agent_wrap_up_s,
+                      c.is_fcr_leg, c.is_last_handled_leg, c.contact_caller_known, c.contact_ended_at,
+                      c.contact_next_repeat_start, c.contact_survey_score
                FROM calls c LEFT JOIN agents a USING (instance, agent_id)
-               WHERE c.instance = 'bench' AND c.started_at >= ? AND c.started_at < ?""",
-            params=[window.start, window.end],
-        ).df()
-        contacts = con.sql(
-            """SELECT contact_id, national_number, ended_at, fcr_leg, last_handled_leg, survey_score,
-                      next_repeat_start
-               FROM contacts WHERE instance = 'bench' AND started_at >= ? AND started_at < ?""",
-            params=[window.start - pd.Timedelta(days=1), window.end],
-        ).df()
+               WHERE c.instance = 'bench' AND c.agent_id IS NOT NULL AND c.started_at >= ? AND c.started_at < ?""",
+            [window.start, window.end],
+        )
         horizon = con.execute("SELECT max(cursor) FROM ingest_state WHERE instance = 'bench'").fetchall()[0][0]
     loaded = time.perf_counter()
 
-    fcr_end = contacts["ended_at"] + pd.Timedelta(hours=24)
-    contacts["status"] = "resolved"
-    contacts.loc[fcr_end > horizon, "status"] = "pending"
-    contacts.loc[contacts["next_repeat_start"] <= fcr_end.clip(upper=horizon), "status"] = "unresolved"
-    contacts.loc[contacts["fcr_leg"].isna() | contacts["national_number"].isna(), "status"] = None
-
-    legs = legs[legs["agent_id"].notna()].merge(contacts, on="contact_id", how="left")
+    fcr_end = legs["contact_ended_at"] + pd.Timedelta(hours=24)
+    eligible = legs["is_fcr_leg"] & legs["contact_caller_known"]
+    unresolved = legs["contact_next_repeat_start"] <= fcr_end.clip(upper=horizon)
+    pending = ~unresolved & (fcr_end > horizon)
     legs["handled"] = legs["answered_at"].notna()
     legs["day"] = legs["started_at"].dt.tz_convert(TIMEZONE).dt.floor("D", ambiguous=False, nonexistent="shift_forward")
     legs["rang"] = (legs["direction"] == "inbound") & legs["agent_ring_started_at"].notna()
@@ -184,11 +190,10 @@ def run_pandas(db: Path) -> dict:
     legs["h_talk"] = legs["talk_time_s"].where(legs["handled"], 0)
     legs["h_hold"] = legs["hold_time_s"].where(legs["handled"], 0)
     legs["h_wrap"] = legs["wrap_up_time_s"].fillna(legs["agent_wrap_up_s"]).fillna(0).where(legs["handled"], 0)
-    fcr_credit = legs["call_id"] == legs["fcr_leg"]
-    legs["fcr_eligible"] = fcr_credit & legs["status"].notna()
-    legs["fcr_resolved"] = fcr_credit & (legs["status"] == "resolved")
-    legs["fcr_pending"] = fcr_credit & (legs["status"] == "pending")
-    legs["csat"] = legs["survey_score"].where(legs["call_id"] == legs["last_handled_leg"])
+    legs["fcr_eligible"] = eligible
+    legs["fcr_resolved"] = eligible & ~unresolved & ~pending
+    legs["fcr_pending"] = eligible & pending
+    legs["csat"] = legs["contact_survey_score"].where(legs["is_last_handled_leg"])
     report = legs.groupby(["agent_id", "day"]).agg(
         calls_offered=("rang", "sum"), calls_handled=("handled", "sum"), total_talk_time_s=("h_talk", "sum"),
         total_hold_time_s=("h_hold", "sum"), total_wrap_up_time_s=("h_wrap", "sum"), transfers_out=("transfer", "sum"),
@@ -224,20 +229,22 @@ def run_pandas_from_legs(db: Path) -> dict:
     started = time.perf_counter()
     with duckdb.connect(str(db), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
-        legs = con.sql(
+        legs = frame(
+            con,
             """SELECT c.call_id, c.contact_id, c.primary_call_id, c.direction, c.caller_number, c.agent_id,
                       c.started_at, c.agent_ring_started_at, c.answered_at, c.ended_at, c.talk_time_s, c.hold_time_s,
                       c.wrap_up_time_s, c.hangup_cause, c.survey_score, a.wrap_up_time_s AS agent_wrap_up_s
                FROM calls c LEFT JOIN agents a USING (instance, agent_id)
                WHERE c.instance = 'bench' AND c.started_at >= ? AND c.started_at < ?""",
-            params=[window.start - pd.Timedelta(days=2), window.end + pd.Timedelta(days=1)],
-        ).df()
+            [window.start - pd.Timedelta(days=2), window.end + pd.Timedelta(days=1)],
+        )
         horizon = con.execute("SELECT max(cursor) FROM ingest_state WHERE instance = 'bench'").fetchall()[0][0]
-        repeats = con.sql(
+        repeats = frame(
+            con,
             "SELECT caller_number, started_at FROM calls WHERE instance = 'bench' AND direction = 'inbound' "
             "AND primary_call_id IS NULL AND started_at >= ? AND started_at <= ?",
-            params=[window.start - pd.Timedelta(days=2), horizon],
-        ).df()
+            [window.start - pd.Timedelta(days=2), horizon],
+        )
     loaded = time.perf_counter()
 
     def national(numbers: pd.Series) -> pd.Series:
@@ -248,19 +255,25 @@ def run_pandas_from_legs(db: Path) -> dict:
         anonymous = numbers.fillna("").str.strip().str.lower().isin(ANONYMOUS_NUMBERS)
         return digits.where(~anonymous & (digits.str.len() >= 6))
 
+    # integer and boolean columns in place of the strings: each filter or sort copies what it carries
+    legs["contact"] = legs["contact_id"].factorize()[0]
+    legs["inbound"] = legs["direction"] == "inbound"
+    legs["transfer_cause"] = legs["hangup_cause"].isin(TRANSFER_CAUSES)
+    legs = legs.drop(columns=["call_id", "contact_id", "primary_call_id", "direction", "hangup_cause"])
     legs["handled"] = legs["agent_id"].notna() & legs["answered_at"].notna()
     legs["wrap_up_s"] = legs["wrap_up_time_s"].fillna(legs["agent_wrap_up_s"]).fillna(0)
     legs["in_window"] = (legs["started_at"] >= window.start) & (legs["started_at"] < window.end)
     legs["day"] = legs["started_at"].dt.tz_convert(TIMEZONE).dt.floor("D", ambiguous=False, nonexistent="shift_forward")
-    # contacts: first answered inbound leg (FCR credit), last handled leg (CSAT credit)
-    answered = legs[legs["handled"] & (legs["direction"] == "inbound")].sort_values("answered_at")
+    # contacts: first answered inbound leg (FCR credit), last handled leg (CSAT credit), as row labels
+    legs["row"] = legs.index
+    answered = legs[legs["handled"] & legs["inbound"]].sort_values("answered_at")
     handled = legs[legs["handled"]].sort_values("answered_at")
-    contacts = legs.groupby("contact_id").agg(
+    contacts = legs.groupby("contact").agg(
         contact_end=("ended_at", "max"), in_window=("in_window", "any"), score=("survey_score", "max")
     )
-    contacts["fcr_leg"] = answered.groupby("contact_id")["call_id"].first()
-    contacts["csat_leg"] = handled.groupby("contact_id")["call_id"].last()
-    contacts["caller"] = legs.sort_values("started_at").groupby("contact_id")["caller_number"].first()
+    contacts["fcr_leg"] = answered.groupby("contact")["row"].first()
+    contacts["csat_leg"] = handled.groupby("contact")["row"].last()
+    contacts["caller"] = legs.sort_values("started_at").groupby("contact")["caller_number"].first()
     contacts = contacts[contacts["in_window"]]
     eligible = contacts[contacts["fcr_leg"].notna()].copy()
     eligible["number"] = national(eligible["caller"])
@@ -277,8 +290,8 @@ def run_pandas_from_legs(db: Path) -> dict:
     nxt.loc[nxt["started_at"].notna() & (nxt["started_at"] <= window_end), "status"] = "unresolved"
 
     counted = legs[legs["in_window"] & legs["agent_id"].notna()].copy()
-    counted["rang"] = (counted["direction"] == "inbound") & counted["agent_ring_started_at"].notna()
-    counted["transfer"] = counted["handled"] & counted["hangup_cause"].isin(TRANSFER_CAUSES)
+    counted["rang"] = counted["inbound"] & counted["agent_ring_started_at"].notna()
+    counted["transfer"] = counted["handled"] & counted["transfer_cause"]
     counted["h_talk"] = counted["talk_time_s"].where(counted["handled"], 0)
     counted["h_hold"] = counted["hold_time_s"].where(counted["handled"], 0)
     counted["h_wrap"] = counted["wrap_up_s"].where(counted["handled"], 0)
@@ -290,7 +303,7 @@ def run_pandas_from_legs(db: Path) -> dict:
     report["avg_handle_time_s"] = (
         report["total_talk_time_s"] + report["total_hold_time_s"] + report["total_wrap_up_time_s"]
     ) / report["calls_handled"].where(report["calls_handled"] > 0)
-    credited = counted.set_index("call_id")[keys]
+    credited = counted[keys]  # by row label, as fcr_leg and csat_leg name the legs
     fcr = nxt.join(credited, on="fcr_leg", how="inner").groupby(keys)["status"].value_counts().unstack(fill_value=0)
     report = report.join(fcr, how="left").fillna({"resolved": 0, "pending": 0, "unresolved": 0})
     scored = contacts[contacts["score"].notna()].join(credited, on="csat_leg", how="inner")
@@ -331,8 +344,8 @@ def main() -> None:
         db = Path(workdir) / "bench.duckdb"
         made, contacts = generate(db, args.legs, args.days)
         print(
-            f"generated {args.legs:,} legs over {args.days} days in {made:.0f} s, their contacts in {contacts:.1f} s "
-            f"({db.stat().st_size / 2**20:,.0f} MiB)"
+            f"generated {args.legs:,} legs over {args.days} days in {made:.0f} s, their contacts and credits "
+            f"in {contacts:.1f} s ({db.stat().st_size / 2**20:,.0f} MiB)"
         )
         agent, queue, pandas, from_legs = (
             worker(kind, db, args.repeats)
@@ -344,21 +357,27 @@ def main() -> None:
     rows = (
         ("agent-performance, by agent, per day", agent),
         ("queue-performance, by queue", queue),
-        ("pandas, from legs and contacts", pandas),
         ("pandas, from the legs alone", from_legs),
+        ("pandas, given the credited legs", pandas),
     )
     for name, result in rows:
         print(f"{name:38}{result['seconds']:>9.2f}{result['rows']:>8,}{result['peak_rss_mib']:>9,.0f} MiB")
-    for name, result in (("legs and contacts", pandas), ("the legs alone", from_legs)):
+    baselines = (("from the legs alone", from_legs), ("given the credited legs", pandas))
+    for name, result in baselines:
         print(
-            f"pandas from {name}: {result['compute_seconds']:.2f} s computing, the rest reading from DuckDB; "
+            f"pandas {name}: {result['compute_seconds']:.2f} s computing, the rest reading from DuckDB; "
             f"DuckDB SQL {result['seconds'] / agent['seconds']:.1f}x faster"
         )
-    for name, result in (("legs and contacts", pandas), ("the legs alone", from_legs)):
+    ratio = from_legs["seconds"] / agent["seconds"]
+    print(
+        f"targets: agent report under 2 s: {'met' if agent['seconds'] < 2 else 'NOT met'}; 10x over pandas "
+        f"from the legs: {'met' if ratio >= 10 else 'NOT met'} ({ratio:.1f}x)"
+    )
+    for name, result in baselines:
         same = (
             all(agent[k] == result[k] for k in ("handled", "talk", "fcr_resolved")) and agent["rows"] == result["rows"]
         )
-        print(f"SQL and pandas from {name} agree on rows, handled legs, talk time and resolved contacts: {same}")
+        print(f"SQL and pandas {name} agree on rows, handled legs, talk time and resolved contacts: {same}")
         if not same:
             print(f"  sql {agent}\n  pandas {result}")
 

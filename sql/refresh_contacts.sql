@@ -105,6 +105,16 @@ ASOF LEFT JOIN call_backs AS call_back
     ON call_back.number_key = contact.number_key
    AND call_back.repeat_start > contact.ended_at;
 
+-- The contacts whose legs' credits change (sql/refresh_leg_credits.sql): those built again, and
+-- those with a new next call back.
+CREATE OR REPLACE TEMP TABLE changed_contacts AS
+SELECT instance, contact_id, started_at FROM fresh_contacts
+UNION
+SELECT contacts.instance, contacts.contact_id, contacts.started_at
+FROM contacts
+JOIN next_call_backs AS later ON contacts.rowid = later.row_id
+WHERE later.next_start IS DISTINCT FROM later.held_start;
+
 UPDATE contacts
 SET next_repeat_start = later.next_start
 FROM next_call_backs AS later

@@ -1,4 +1,5 @@
-"""The contacts table, kept by the ingest load by load, always equals one built from scratch."""
+"""The contacts table and what it credits the legs with, kept by the ingest load by load, always
+equal those built from scratch."""
 
 from __future__ import annotations
 
@@ -15,13 +16,44 @@ def contacts(warehouse) -> list[tuple]:
     return warehouse.con.execute("SELECT * FROM contacts ORDER BY instance, contact_id").fetchall()
 
 
-def rebuilt(warehouse, instance: str = "sim", country_code: str = "971") -> list[tuple]:
-    """The contacts built from scratch from the legs held, leaving the warehouse as it was."""
+def credits(warehouse) -> list[tuple]:
+    """What each leg is credited with by its contact (migration 004)."""
+    return warehouse.con.execute(
+        """SELECT instance, call_id, is_fcr_leg, is_first_handled_leg, is_last_handled_leg, contact_caller_known,
+                  contact_ended_at, contact_next_repeat_start, contact_survey_score, contact_dispositions
+           FROM calls ORDER BY instance, call_id"""
+    ).fetchall()
+
+
+def kept(warehouse) -> tuple[list[tuple], list[tuple]]:
+    return contacts(warehouse), credits(warehouse)
+
+
+def rebuilt(warehouse, instance: str = "sim", country_code: str = "971") -> tuple[list[tuple], list[tuple]]:
+    """The contacts and credits built from scratch from the legs held, leaving the warehouse as it was."""
     with pytest.raises(_Undo), warehouse.transaction():
         rebuild_contacts(warehouse, instance, country_code)
-        rows = contacts(warehouse)
+        rows = kept(warehouse)
         raise _Undo
     return rows
+
+
+def check_credits_match_contacts(warehouse) -> None:
+    """Every leg carries its contact's values, and exactly the contact's credited legs are flagged."""
+    mismatched = warehouse.con.execute(
+        """SELECT count(*) FROM calls AS leg JOIN contacts AS c USING (instance, contact_id)
+           WHERE leg.is_fcr_leg IS DISTINCT FROM (leg.call_id = coalesce(c.fcr_leg, ''))
+              OR leg.is_last_handled_leg IS DISTINCT FROM (leg.call_id = coalesce(c.last_handled_leg, ''))
+              OR leg.is_first_handled_leg IS DISTINCT FROM (leg.call_id = coalesce(c.first_handled_leg, ''))
+              OR leg.contact_caller_known IS DISTINCT FROM (c.national_number IS NOT NULL)
+              OR leg.contact_next_repeat_start IS DISTINCT FROM c.next_repeat_start
+              OR leg.contact_ended_at IS DISTINCT FROM c.ended_at
+              OR leg.contact_survey_score IS DISTINCT FROM c.survey_score
+              OR list_filter(string_split(leg.contact_dispositions, chr(31)), lambda d: d <> '')
+                 IS DISTINCT FROM c.dispositions"""
+    ).fetchone()[0]
+    legs = warehouse.con.execute("SELECT count(*) FROM calls WHERE is_fcr_leg IS NOT NULL").fetchone()[0]
+    assert mismatched == 0 and legs == warehouse.con.execute("SELECT count(*) FROM calls").fetchone()[0]
 
 
 class _Undo(Exception):
@@ -33,7 +65,8 @@ def test_contacts_kept_load_by_load_equal_contacts_built_from_scratch(simulator,
     run_ingest(sim, warehouse, flush_rows=150)  # many loads: contacts and callers span them
     held = contacts(warehouse)
     legs = warehouse.con.execute("SELECT count(DISTINCT contact_id) FROM calls").fetchone()[0]
-    assert len(held) == legs > 1000 and held == rebuilt(warehouse)
+    assert len(held) == legs > 1000 and (held, credits(warehouse)) == rebuilt(warehouse)
+    check_credits_match_contacts(warehouse)
     assert warehouse.con.execute("SELECT count(*) FROM contacts WHERE next_repeat_start IS NOT NULL").fetchone()[0]
 
     # A caller who called back (B after A) calls from a new number: A's call-back is gone, and the
@@ -53,14 +86,16 @@ def test_contacts_kept_load_by_load_equal_contacts_built_from_scratch(simulator,
     sim.store.change_call(b_id, callerIDNumber=new_number)
     sim.store.change_call(sim.store.day(sim.last_day - timedelta(days=1))[60].call_id, surveyScore=2)
     run_ingest(sim, warehouse, lookback=timedelta(hours=48), flush_rows=150)
-    assert contacts(warehouse) == rebuilt(warehouse) != held
+    assert kept(warehouse) == rebuilt(warehouse) and contacts(warehouse) != held
+    check_credits_match_contacts(warehouse)
     next_of_a = warehouse.con.execute("SELECT next_repeat_start FROM contacts WHERE contact_id = ?", [a_id]).fetchone()
     assert next_of_a != dict((row[1], row[13]) for row in held)[a_id]
 
     sim.store.delete_call(sim.store.day(sim.first_day)[3].call_id)
     sim.store.set_now(sim.store.world.now + timedelta(hours=5))
     run_ingest(sim, warehouse, full_refresh=True, flush_rows=150)
-    assert contacts(warehouse) == rebuilt(warehouse)
+    assert kept(warehouse) == rebuilt(warehouse)
+    check_credits_match_contacts(warehouse)
     assert warehouse.one("duplicate_call_keys") == (0,)
     assert warehouse.con.execute(
         "SELECT count(*) FROM contacts WHERE contact_id NOT IN (SELECT contact_id FROM calls)"
@@ -84,4 +119,4 @@ def test_a_new_country_code_builds_every_contact_again(simulator, warehouse):
     run_ingest(sim, warehouse)
     run_ingest(sim, warehouse, country_code="44")
     codes = warehouse.con.execute("SELECT DISTINCT country_code FROM contacts").fetchall()
-    assert codes == [("44",)] and contacts(warehouse) == rebuilt(warehouse, country_code="44")
+    assert codes == [("44",)] and kept(warehouse) == rebuilt(warehouse, country_code="44")

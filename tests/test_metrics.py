@@ -287,3 +287,21 @@ def test_call_details_local_times_of_instants_with_fractions_of_a_second():
         "2026-11-10T15:30:00+05:30",
         "2026-11-10T15:31:00+05:30",
     )
+
+
+def test_a_report_over_all_instances_keeps_each_instance_s_contacts_apart():
+    """Two instances holding the same call ids (ids are unique per instance only): the report over
+    all instances gives each instance exactly its own report, FCR and CSAT included."""
+    with open_warehouse(":memory:") as wh:
+        golden.load(wh)
+        golden.load(wh, instance="other")
+        alone = agents(wh)
+        both = report(wh, instance=None, report="agent-performance").table.to_pylist()
+    assert {row["instance"] for row in both} == {golden.INSTANCE, "other"}
+    for instance in (golden.INSTANCE, "other"):
+        rows = {row["group_id"]: row for row in both if row["instance"] == instance}
+        assert rows.keys() == alone.keys()
+        for agent, row in rows.items():
+            assert {**row, "instance": golden.INSTANCE} == alone[agent], (instance, agent)
+    assert sum(row["fcr_eligible"] for row in alone.values()) > 0
+    assert sum(row["csat_responses"] for row in alone.values()) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ziwo_reports.timewindows import Window, intervals, parse_timezone, rolling_window
+from ziwo_reports.timewindows import Window, intervals, parse_timezone, period_lookup, rolling_window
 
 ZONES = ("UTC-12:00", "UTC+14:00", "Asia/Kolkata", "America/New_York")
 
@@ -191,3 +192,39 @@ def test_intervals_tile_the_window(zone, now, preset, interval, week_start):
     if interval in ("day", "week", "month"):
         # Calendar intervals start at the first instant of a local day (01:00 where midnight is skipped).
         assert all(report_zone.midnight(report_zone.local(s.start).date()) == s.start for s in spans)
+
+
+def lookup_period(lookup, instant: datetime) -> int:
+    """What the report SQL computes per leg (`sql/metrics/report_legs.sql`), in Python."""
+    at = round((instant - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
+    bucket = (at - lookup.origin_us) // lookup.bucket_us
+    return lookup.periods[bucket] + (at >= lookup.splits[bucket])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=zones,
+    now=instants,
+    preset=st.sampled_from(["today", "this_week", "last_month", "last_30_days", "last_n_days:400"]),
+    interval=st.sampled_from(["15m", "hour", "day", "week", "month", "none"]),
+    week_start=st.sampled_from(["monday", "sunday"]),
+    fractions=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=30),
+)
+def test_period_lookup_finds_the_interval_holding_an_instant(zone, now, preset, interval, week_start, fractions):
+    report_zone = parse_timezone(zone)
+    window = rolling_window(preset, report_zone, now, week_start=week_start)
+    spans = list(intervals(window, interval, report_zone, week_start=week_start))
+    if not spans:
+        return
+    lookup = period_lookup(spans)
+    # the instants to place: random ones, and the first and last microsecond of periods
+    last = window.end - timedelta(microseconds=1)
+    instants = [min(window.start + (window.end - window.start) * f, last) for f in fractions]
+    edges = spans[:: max(1, len(spans) // 100)] + spans[-3:]
+    instants += [s.start for s in edges] + [s.end - timedelta(microseconds=1) for s in edges]
+    starts = [s.start for s in spans]
+    for instant in instants:
+        expected = bisect_right(starts, instant) - 1
+        assert spans[expected].start <= instant < spans[expected].end
+        assert lookup_period(lookup, instant) == expected, (instant, spans[expected])
+    assert len(lookup.periods) <= max(len(spans) * 2, 2)  # a few entries per period, not one per leg's second

@@ -41,7 +41,7 @@ def test_migrations_create_every_table_once(tmp_path):
         "ingest_runs",
         "contacts",
     }
-    assert versions == [(1, "001_warehouse"), (2, "002_caller_digits"), (3, "003_contacts")]
+    assert versions == [(1, "001_warehouse"), (2, "002_caller_digits"), (3, "003_contacts"), (4, "004_leg_credits")]
     with Warehouse(path) as again:
         assert again.migrate() == []
 

@@ -1,6 +1,7 @@
 """Keeping the `contacts` table in step with the legs: the ingest refreshes the contacts a load
-touched (sql/refresh_contacts.sql); the first ingest after an upgrade, or after the instance's
-country code changed, builds them all again."""
+touched (sql/refresh_contacts.sql) and copies what they credit onto their legs
+(sql/refresh_leg_credits.sql); the first ingest after an upgrade, or after the instance's country
+code changed, builds them all again."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ class ContactsNotBuilt(RuntimeError):
 
 
 def refresh_contacts(warehouse: Warehouse, country_code: str) -> None:
-    """Build again the contacts in `touched_contacts`, and those sharing a caller with them."""
+    """Build again the contacts in `touched_contacts`, and those sharing a caller with them; then
+    what they credit their legs with."""
     span_from, span_until = warehouse.one("touched_span") or (None, None)
     if span_from is None:  # nothing touched
         return
@@ -26,6 +28,9 @@ def refresh_contacts(warehouse: Warehouse, country_code: str) -> None:
         span_from=span_from,
         span_until=span_until,
     )
+    credits_from, credits_until = warehouse.one("changed_span") or (None, None)
+    if credits_from is not None:
+        warehouse.run("refresh_leg_credits", span_from=credits_from, span_until=credits_until)
 
 
 def rebuild_contacts(warehouse: Warehouse, instance: str, country_code: str) -> None:

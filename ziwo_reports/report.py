@@ -16,16 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.ziwo.assumptions import TRANSFER_CAUSES
 from ziwo_reports.contacts import check_contacts
 from ziwo_reports.timewindows import (
-    INTERVAL_SECONDS,
     INTERVALS,
     PRESETS,
     WEEKDAYS,
     ReportZone,
     Window,
     check_rolling_date,
-    first_periods,
     intervals,
     parse_timezone,
+    period_lookup,
     rolling_window,
 )
 from ziwo_reports.warehouse import Warehouse, sql_text
@@ -202,9 +201,9 @@ class Report:
 
 
 _FRAGMENTS: dict[str, tuple[str, ...]] = {
-    "agent-performance": ("report_legs", "contacts", "agent_metrics"),
-    "queue-performance": ("report_legs", "contacts", "agent_metrics", "queue_metrics"),
-    "call-details": ("report_legs",),
+    "agent-performance": ("report_intervals", "report_legs", "agent_metrics"),
+    "queue-performance": ("report_intervals", "report_legs", "agent_metrics", "queue_metrics"),
+    "call-details": ("report_intervals", "report_legs"),
 }
 _FINAL = {
     "agent-performance": "agent_performance",
@@ -219,15 +218,19 @@ def report_sql(report: str) -> str:
     return f"WITH\n{ctes}\n{sql_text(f'metrics/{_FINAL[report]}').strip()}"
 
 
-def _intervals_table(window: Window, spec: ReportSpec, zone: ReportZone) -> pa.Table:
+def _period_params(window: Window, spec: ReportSpec, zone: ReportZone) -> dict[str, Any]:
+    """The report's periods: their labels (`report_intervals` numbers them from 0) and the lookup
+    that places a leg in one."""
     spans = list(intervals(window, spec.interval, zone, week_start=spec.settings.week_start))
-    return pa.table(
-        {
-            "period": pa.array(range(len(spans)), pa.int32()),
-            "period_start": pa.array([zone.iso(s.start) for s in spans], pa.string()),
-            "period_end": pa.array([zone.iso(s.end) for s in spans], pa.string()),
-        }
-    )
+    lookup = period_lookup(spans)
+    return {
+        "period_starts": [zone.iso(span.start) for span in spans],
+        "period_ends": [zone.iso(span.end) for span in spans],
+        "period_origin_us": lookup.origin_us,
+        "bucket_us": lookup.bucket_us,
+        "bucket_periods": lookup.periods,
+        "bucket_splits": lookup.splits,
+    }
 
 
 def data_horizon(warehouse: Warehouse, instance: str | None) -> datetime | None:
@@ -263,10 +266,7 @@ def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None 
         "legs_from": legs_from,
         "legs_until": legs_until,
         "timezone": zone.label,
-        "icu_zone": zone.icu_name,
-        "interval": spec.interval,
-        "interval_s": INTERVAL_SECONDS.get(spec.interval, 1),
-        **first_periods(window, zone, week_start=settings.week_start),
+        **_period_params(window, spec, zone),
         "attribute_by": settings.attribute_by,
         "group_by": spec.group_by,
         "queue_legs_only": spec.report == "queue-performance",
@@ -287,11 +287,7 @@ def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None 
         "short_abandon_s": settings.short_abandon_s,
         "service_level_s": settings.service_level_s,
     }
-    warehouse.con.register("report_intervals", _intervals_table(window, spec, zone))
-    try:
-        table = warehouse.arrow(report_sql(spec.report), **params)
-    finally:
-        warehouse.con.unregister("report_intervals")
+    table = warehouse.arrow(report_sql(spec.report), **params)
     if spec.report == "call-details":
         table = _with_local_times(table, zone)
     return Report(spec, zone, window, as_of, horizon, table)

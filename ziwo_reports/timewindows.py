@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PRESETS = (
@@ -57,15 +58,6 @@ class ReportZone:
     def arrow_name(self) -> str:
         """The zone as Arrow names it: the IANA key, or an offset such as +04:00."""
         return getattr(self.tz, "key", None) or self.label.replace("UTC", "") or "+00:00"
-
-    @property
-    def icu_name(self) -> str:
-        """The zone as DuckDB's timezone() knows it: the IANA name, or GMT+05:30 for an offset."""
-        if isinstance(self.tz, ZoneInfo):
-            return self.tz.key
-        offset = self.tz.utcoffset(None) or timedelta(0)
-        sign, minutes = ("-" if offset < timedelta(0) else "+"), abs(int(offset.total_seconds())) // 60
-        return f"GMT{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def parse_timezone(text: str) -> ReportZone:
@@ -168,15 +160,6 @@ def _next_boundary(zone: ReportZone, local_day: date, interval: str, first_weekd
     return (local_day.replace(day=28) + timedelta(days=4)).replace(day=1)  # month
 
 
-def first_periods(window: Window, zone: ReportZone, *, week_start: str = "monday") -> dict[str, date]:
-    """The local days from which `intervals` counts day, week and month periods: the window's
-    first local day, the week start on or before it, and the first of its month. A local date's
-    period is its distance from these, in days, weeks or months."""
-    first = zone.local(window.start).date()
-    back = (first.weekday() - week_start_index(week_start)) % 7
-    return {"first_day": first, "first_week_day": first - timedelta(days=back), "first_month_day": first.replace(day=1)}
-
-
 def intervals(window: Window, interval: str, zone: ReportZone, *, week_start: str = "monday") -> Iterator[Window]:
     """Consecutive intervals covering the window exactly, clipped to it."""
     if interval not in INTERVALS:
@@ -201,3 +184,48 @@ def intervals(window: Window, interval: str, zone: ReportZone, *, week_start: st
         end = min(zone.midnight(local_day), window.end)
         yield Window(start, end)
         start = end
+
+
+_NO_SPLIT = 2**63 - 1  # a bucket with no period start inside it
+
+
+@dataclass(frozen=True)
+class PeriodLookup:
+    """Which of consecutive periods an instant falls in, found without time zone arithmetic.
+
+    From `origin` the time line is cut into buckets of `bucket_us` microseconds, no longer than
+    the shortest period between two period starts, so a bucket holds at most one period start
+    inside it. An instant in bucket b (from 0) is in period `periods[b]`, or the next one from
+    `splits[b]` (epoch microseconds; 2**63-1 when no period starts inside the bucket). This is
+    what the report SQL evaluates per leg, instead of converting every leg to local time."""
+
+    origin_us: int
+    bucket_us: int
+    periods: list[int]
+    splits: list[int]
+
+
+def _epoch_us(instant: datetime) -> int:
+    delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def period_lookup(spans: list[Window]) -> PeriodLookup:
+    """The lookup of consecutive `spans`, as `intervals` yields them."""
+    if not spans:
+        return PeriodLookup(0, 1, [], [])
+    starts = [_epoch_us(span.start) for span in spans]
+    end = _epoch_us(spans[-1].end)
+    inner = starts[1:]  # the period starts an instant can fall on either side of
+    gaps = [b - a for a, b in pairwise(inner)]
+    bucket = min(gaps) if gaps else end - starts[0]
+    periods: list[int] = []
+    splits: list[int] = []
+    period = 0
+    for bucket_start in range(starts[0], end, bucket):
+        while period + 1 < len(starts) and starts[period + 1] <= bucket_start:
+            period += 1
+        periods.append(period)
+        following = starts[period + 1] if period + 1 < len(starts) else None
+        splits.append(following if following is not None and following < bucket_start + bucket else _NO_SPLIT)
+    return PeriodLookup(starts[0], bucket, periods, splits)

@@ -1,6 +1,7 @@
 -- CTEs: the agent metrics of the report's legs, per group ($group_by: agent, team, queue or
 -- none) and interval, as `agent_metrics`. Only legs with an agent count: every metric here is
--- about what agents did ($queue_legs_only: only their inbound queue legs, for the queue report). Formulas (docs/metrics.md words them the same way):
+-- about what agents did ($queue_legs_only: only their inbound queue legs, for the queue
+-- report). Formulas (docs/metrics.md words them the same way):
 --   calls_offered      inbound legs that rang the agent (agent_ring_started_at set)
 --   calls_answered     inbound legs the agent answered
 --   calls_missed       inbound legs that rang the agent and were not answered
@@ -14,6 +15,17 @@
 --   fcr_rate           fcr_resolved / (fcr_eligible - fcr_pending)
 --   csat_pct           100 * responses scoring 4 or 5 / csat_responses
 -- A ratio whose denominator is zero is NULL.
+-- First-call resolution and CSAT come from the leg's contact (migration 004, kept by the ingest):
+--   fcr_status  on the contact's fcr leg (the first inbound leg an agent answered), else NULL.
+--               NULL when not eligible (no national number: withheld or not a person's), else
+--               'resolved', 'unresolved' or 'pending'. By repeat calls: unresolved when the same
+--               national number calls back (an inbound contact starts) in (contact end, end +
+--               $fcr_window_s] and by $horizon (the data the warehouse holds); else pending when
+--               that span reaches past $horizon; else resolved. By disposition: resolved when a
+--               leg's disposition is one of $resolved_dispositions. 'both': resolved only when
+--               both say so.
+--   csat_score  the contact's survey score, on its last (or, $csat_credit = 'first', its first)
+--               leg an agent handled.
 
 grouped_legs AS (
     SELECT
@@ -21,39 +33,52 @@ grouped_legs AS (
         CASE $group_by WHEN 'agent' THEN agent_id WHEN 'team' THEN team_id WHEN 'queue' THEN queue_id END AS group_id,
         CASE $group_by WHEN 'agent' THEN agent_name WHEN 'team' THEN team_name WHEN 'queue' THEN queue_name END
             AS group_name,
-        -- the contact's first-call resolution and CSAT count where they are credited
-        CASE WHEN legs.call_id = outcome.fcr_leg THEN outcome.fcr_status END AS fcr_status,
-        CASE WHEN legs.call_id = outcome.csat_leg THEN outcome.contact_score END AS csat_score
+        CASE
+            WHEN is_fcr_leg IS NOT TRUE OR contact_caller_known IS NOT TRUE THEN NULL
+            WHEN $fcr_source = 'disposition' THEN
+                CASE WHEN list_has_any(string_split(contact_dispositions, chr(31)), $resolved_dispositions::VARCHAR[])
+                    THEN 'resolved' ELSE 'unresolved' END
+            WHEN $fcr_source = 'both'
+                AND NOT list_has_any(string_split(contact_dispositions, chr(31)), $resolved_dispositions::VARCHAR[])
+                THEN 'unresolved'
+            WHEN contact_next_repeat_start
+                <= least(contact_ended_at + to_seconds($fcr_window_s::BIGINT), $horizon::TIMESTAMPTZ)
+                THEN 'unresolved'
+            WHEN contact_ended_at + to_seconds($fcr_window_s::BIGINT) > $horizon::TIMESTAMPTZ THEN 'pending'
+            ELSE 'resolved'
+        END AS fcr_status,
+        CASE WHEN CASE $csat_credit WHEN 'first' THEN is_first_handled_leg ELSE is_last_handled_leg END
+            THEN contact_survey_score END AS csat_score
     FROM report_legs AS legs
-    LEFT JOIN contact_outcomes AS outcome
-        ON outcome.instance = legs.instance AND outcome.contact_id = legs.contact_id
     WHERE in_window AND passes AND agent_id IS NOT NULL
       AND (NOT $queue_legs_only OR (direction = 'inbound' AND queue_id IS NOT NULL))
 ),
 
+-- count(CASE WHEN ...) and sum(CASE WHEN ...) rather than FILTER (WHERE ...): the same values,
+-- and DuckDB aggregates them about twice as fast (no selection per aggregate).
 leg_counts AS (
     SELECT
         instance, group_id, any_value(group_name) AS group_name, period,
-        count(*) FILTER (WHERE direction = 'inbound' AND agent_ring_started_at IS NOT NULL) AS calls_offered,
-        count(*) FILTER (WHERE direction = 'inbound' AND handled) AS calls_answered,
-        count(*) FILTER (
-            WHERE direction = 'inbound' AND agent_ring_started_at IS NOT NULL AND answered_at IS NULL
+        count(CASE WHEN direction = 'inbound' AND agent_ring_started_at IS NOT NULL THEN 1 END) AS calls_offered,
+        count(CASE WHEN direction = 'inbound' AND handled THEN 1 END) AS calls_answered,
+        count(
+            CASE WHEN direction = 'inbound' AND agent_ring_started_at IS NOT NULL AND answered_at IS NULL THEN 1 END
         ) AS calls_missed,
-        count(*) FILTER (WHERE direction = 'outbound') AS outbound_calls,
-        count(*) FILTER (WHERE handled) AS calls_handled,
-        coalesce(sum(talk_time_s) FILTER (WHERE handled), 0)::BIGINT AS total_talk_time_s,
-        coalesce(sum(hold_time_s) FILTER (WHERE handled), 0)::BIGINT AS total_hold_time_s,
-        count(*) FILTER (WHERE handled AND hold_time_s > 0) AS calls_put_on_hold,
-        max(hold_time_s) FILTER (WHERE handled) AS longest_hold_s,
-        coalesce(sum(wrap_up_s) FILTER (WHERE handled), 0)::BIGINT AS total_wrap_up_time_s,
-        avg(epoch(ended_at) - epoch(answered_at)) FILTER (WHERE handled) AS avg_call_duration_s,
-        count(*) FILTER (WHERE handled AND transferred) AS transfers_out,
+        count(CASE WHEN direction = 'outbound' THEN 1 END) AS outbound_calls,
+        count(CASE WHEN handled THEN 1 END) AS calls_handled,
+        coalesce(sum(CASE WHEN handled THEN talk_time_s END), 0)::BIGINT AS total_talk_time_s,
+        coalesce(sum(CASE WHEN handled THEN hold_time_s END), 0)::BIGINT AS total_hold_time_s,
+        count(CASE WHEN handled AND hold_time_s > 0 THEN 1 END) AS calls_put_on_hold,
+        max(CASE WHEN handled THEN hold_time_s END) AS longest_hold_s,
+        coalesce(sum(CASE WHEN handled THEN wrap_up_s END), 0)::BIGINT AS total_wrap_up_time_s,
+        avg(CASE WHEN handled THEN epoch(ended_at) - epoch(answered_at) END) AS avg_call_duration_s,
+        count(CASE WHEN handled AND transferred THEN 1 END) AS transfers_out,
         count(fcr_status) AS fcr_eligible,
-        count(*) FILTER (WHERE fcr_status = 'resolved') AS fcr_resolved,
-        count(*) FILTER (WHERE fcr_status = 'pending') AS fcr_pending,
+        count(CASE WHEN fcr_status = 'resolved' THEN 1 END) AS fcr_resolved,
+        count(CASE WHEN fcr_status = 'pending' THEN 1 END) AS fcr_pending,
         count(csat_score) AS csat_responses,
         avg(csat_score) AS csat_avg,
-        count(*) FILTER (WHERE csat_score >= 4) AS csat_top2
+        count(CASE WHEN csat_score >= 4 THEN 1 END) AS csat_top2
     FROM grouped_legs
     GROUP BY instance, group_id, period
 ),

@@ -16,9 +16,10 @@ queue_visits AS (
         instance, contact_id, queue_id,
         any_value(queue_name) AS queue_name,
         min(coalesce(queue_entered_at, started_at)) AS entered_at,
-        arg_min({'in_window': in_window, 'period': period}, started_at) AS first_leg,
-        min(answered_at) FILTER (WHERE handled) AS answered_at,
-        arg_max(result, started_at) AS last_result,
+        -- the first leg's period: NULL when that leg is outside the window
+        arg_min_null(period, started_at) AS period,
+        min(CASE WHEN handled THEN answered_at END) AS answered_at,
+        arg_max(result = 'cancel', started_at) AS caller_hung_up,
         max(ended_at) AS left_at,
         bool_or(passes) AS passes
     FROM report_legs
@@ -32,11 +33,10 @@ visit_outcomes AS (
         CASE $group_by WHEN 'queue' THEN queue_id END AS group_id,
         CASE $group_by WHEN 'queue' THEN queue_name ELSE 'all' END AS group_name,
         answered_at IS NOT NULL AS answered,
-        answered_at IS NULL AND last_result = 'cancel' AS abandoned,
-        first_leg.period AS period,
+        answered_at IS NULL AND caller_hung_up AS abandoned,
         epoch(coalesce(answered_at, left_at)) - epoch(entered_at) AS wait_s
     FROM queue_visits
-    WHERE first_leg.in_window AND passes
+    WHERE period IS NOT NULL AND passes
 ),
 
 queue_metrics AS (

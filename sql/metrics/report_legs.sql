@@ -2,13 +2,14 @@
 -- $legs_until) (the window, widened where a report needs legs around it), each with:
 --   attributed_at  the instant that places it in a window: its start, or its end ($attribute_by)
 --   in_window      whether attributed_at falls in [$window_start, $window_end)
---   period         the number of the report interval it falls in: local days, weeks (from
---                  $first_week_day) or months since the window's first, or $interval_s-long
---                  steps from its start (`report_intervals`, built in Python by the same rules,
---                  holds each period's labels)
+--   period         the number of the report interval it falls in (`report_intervals` holds
+--                  their labels): looked up by the bucket of time it falls in, as
+--                  `timewindows.period_lookup` lays them out, instead of converting every leg to
+--                  local time
 --   passes         whether it passes the report's filters (NULL filter: no filter)
 --   handled        the agent connected on it (answered, inbound or outbound)
 --   wrap_up_s      its after-call work: the leg's own, else the agent's configured wrap-up
+--   is_*, contact_*  what its contact credits it with (migration 004, kept by the ingest)
 -- Agent, team and queue names come from the reference tables (the queue's from the leg if unknown).
 
 agent_names AS (
@@ -27,6 +28,8 @@ window_legs AS (
         c.agent_ring_started_at, c.answered_at, c.ended_at, c.duration_s, c.queue_wait_time_s,
         c.ring_time_s, c.talk_time_s, c.hold_time_s, c.result, c.hangup_cause, c.disposition,
         c.survey_score, c.tags,
+        c.is_fcr_leg, c.is_first_handled_leg, c.is_last_handled_leg, c.contact_caller_known, c.contact_ended_at,
+        c.contact_next_repeat_start, c.contact_survey_score, c.contact_dispositions,
         coalesce(c.wrap_up_time_s, a.wrap_up_time_s, 0) AS wrap_up_s,
         a.team_id,
         a.agent_name,
@@ -67,16 +70,12 @@ filtered_legs AS (
 report_legs AS (
     SELECT
         *,
-        CASE
-            WHEN NOT in_window THEN NULL
-            WHEN $interval = 'none' THEN 0
-            WHEN $interval = 'day' THEN date_diff('day', $first_day::DATE, local_day)
-            WHEN $interval = 'week' THEN date_diff('day', $first_week_day::DATE, local_day) // 7
-            WHEN $interval = 'month' THEN date_diff('month', $first_month_day::DATE, local_day)
-            ELSE (epoch_us(attributed_at) - epoch_us($window_start::TIMESTAMPTZ)) // ($interval_s::BIGINT * 1000000)
+        CASE WHEN in_window THEN
+            ($bucket_periods::INTEGER[])[bucket + 1]
+            + (epoch_us(attributed_at) >= ($bucket_splits::BIGINT[])[bucket + 1])::INTEGER
         END AS period
     FROM (
-        SELECT *, timezone($icu_zone, attributed_at)::DATE AS local_day  -- for day, week and month periods
+        SELECT *, (epoch_us(attributed_at) - $period_origin_us::BIGINT) // $bucket_us::BIGINT AS bucket
         FROM filtered_legs
     )
 )
