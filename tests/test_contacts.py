@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import run_ingest
 from ziwo_reports.contacts import ContactsNotBuilt, rebuild_contacts
 from ziwo_reports.report import compute_report, make_spec
+from ziwo_reports.warehouse import open_warehouse
 
 
 def contacts(warehouse) -> list[tuple]:
@@ -120,3 +121,39 @@ def test_a_new_country_code_builds_every_contact_again(simulator, warehouse):
     run_ingest(sim, warehouse, country_code="44")
     codes = warehouse.con.execute("SELECT DISTINCT country_code FROM contacts").fetchall()
     assert codes == [("44",)] and kept(warehouse) == rebuilt(warehouse, country_code="44")
+
+
+def test_a_warehouse_from_before_leg_credits_is_upgraded_by_the_next_ingest(simulator, tmp_path):
+    """A warehouse made before migration 004 (contacts, but no credits on the legs): opening it
+    adds the columns and empties the contacts, reports ask for an ingest, and the ingest builds both."""
+    sim = simulator(days=2, calls_per_day=300)
+    path = tmp_path / "old.duckdb"
+    with open_warehouse(path) as warehouse:
+        run_ingest(sim, warehouse)
+        before = contacts(warehouse)
+        spec = make_spec(instance="sim", rolling_date="yesterday", as_of=sim.store.world.now)
+        expected = compute_report(warehouse, spec).table
+        columns = credits_columns(warehouse)
+        assert len(columns) == 8
+        for column in columns:
+            warehouse.con.execute(f"ALTER TABLE calls DROP COLUMN {column}")
+        warehouse.con.execute("DELETE FROM schema_migrations WHERE version = 4")
+    with open_warehouse(path) as warehouse:
+        assert set(credits_columns(warehouse)) == set(columns) and contacts(warehouse) == []
+        with pytest.raises(ContactsNotBuilt, match="run `ziwo-reports ingest`"):
+            compute_report(warehouse, spec)
+        run_ingest(sim, warehouse)
+        assert contacts(warehouse) == before and kept(warehouse) == rebuilt(warehouse)
+        check_credits_match_contacts(warehouse)
+        assert compute_report(warehouse, spec).table == expected
+
+
+def credits_columns(warehouse) -> list[str]:
+    return [
+        name
+        for (name,) in warehouse.con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'calls' "
+            "AND (column_name LIKE 'is\\_%' ESCAPE '\\' OR column_name LIKE 'contact\\_%' ESCAPE '\\') "
+            "AND column_name <> 'contact_id'"
+        ).fetchall()
+    ]
