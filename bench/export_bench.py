@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from metrics_bench import AS_OF, TIMEZONE, generate
-from simulator_process import current_rss_mib, peak_rss_mib
+from simulator_process import current_rss_mib, peak_rss_mib, run_worker
 
 # Ziwo's times are whole seconds (the generator's are not); tags on a fifth of the legs.
 REALISTIC = """
@@ -101,10 +100,7 @@ def main() -> None:
         for fmt in args.formats.split(","):
             command = [sys.executable, __file__, "--run", fmt, "--report", str(report_path),
                        "--out", str(Path(workdir) / "out")]  # fmt: skip
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"{fmt} failed:\n{done.stderr[-4000:]}")
-            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            results.append(run_worker(command, fmt))
 
     print(f"export benchmark: call-details, {results[0]['rows']:,} rows x 35 columns, one process per format")
     print(f"{'format':9}{'seconds':>9}{'file size':>13}{'peak RSS':>12}{'baseline':>12}   notes")

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import requests
-from simulator_process import NOW, PASSWORD, USERNAME, free_port, peak_rss_mib, start_simulator
+from simulator_process import NOW, PASSWORD, USERNAME, free_port, peak_rss_mib, run_worker, start_simulator
 
 
 def run_ours(base_url: str, db: Path, first: date, last: date, page_size: int) -> dict:
@@ -111,10 +109,7 @@ def run_dlt(base_url: str, db: Path, first: date, last: date, page_size: int) ->
 def worker(kind: str, base_url: str, first: date, last: date, page_size: int, workdir: Path) -> dict:
     command = [sys.executable, __file__, "--run", kind, "--base-url", base_url, "--first", str(first)]
     command += ["--last", str(last), "--page-size", str(page_size), "--workdir", str(workdir)]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    if done.returncode != 0:
-        raise SystemExit(f"{kind} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker(command, kind, env={"PYTHONWARNINGS": "ignore"})
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simulator_process import peak_rss_mib
+from simulator_process import peak_rss_mib, run_worker
 
 if TYPE_CHECKING:  # imported where used, so each run's peak memory is its own
     import duckdb
@@ -320,11 +319,7 @@ def worker(kind: str, db: Path, repeats: int) -> dict:
     """The run of median time among `repeats`, each in a fresh process (so each reads the file anew)."""
     runs = []
     for _ in range(repeats):
-        command = [sys.executable, __file__, "--run", kind, "--db", str(db)]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"{kind} failed:\n{done.stderr[-4000:]}")
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        runs.append(run_worker([sys.executable, __file__, "--run", kind, "--db", str(db)], kind))
     return sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
 
 

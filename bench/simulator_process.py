@@ -1,7 +1,10 @@
-"""The simulator in its own process, sized for N records, for the benchmarks."""
+"""The benchmarks' parts in processes of their own: the simulator, sized for N records, and the
+workers whose peak memory is measured alone."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -56,3 +59,11 @@ def start_simulator(records: int, days: int, port: int, *extra: str) -> subproce
             time.sleep(0.1)
     process.kill()
     raise SystemExit("simulator did not start")
+
+
+def run_worker(command: list[str], name: str, env: dict[str, str] | None = None) -> dict:
+    """Run one part of a benchmark in its own process; its result is the JSON on its last line."""
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -231,10 +231,12 @@ def _ids(text: str) -> list[int]:
 
 
 def _formats(text: str) -> list[str]:
+    from connectors.files.naming import EXTENSIONS
+
     formats = _names(text)
-    unknown = [f for f in formats if f not in ("xlsx", "csv", "parquet", "json")]
-    if unknown or not formats:
-        raise argparse.ArgumentTypeError(f"{text!r}: formats are xlsx, csv, parquet and json")
+    if not formats or set(formats) - set(EXTENSIONS):
+        known = f"{', '.join(EXTENSIONS[:-1])} and {EXTENSIONS[-1]}"
+        raise argparse.ArgumentTypeError(f"{text!r}: formats are {known}")
     return formats
 
 

@@ -299,9 +299,15 @@ _LOCAL_COLUMNS = ("started_at", "answered_at", "ended_at")
 def _with_local_times(table: pa.Table, zone: ReportZone) -> pa.Table:
     """`<column>_local` text columns: the instant in the report zone, ISO 8601 with its offset."""
     for column in _LOCAL_COLUMNS:
-        # to whole seconds (safe=False truncates the microseconds a cast would refuse to drop)
-        values = table[column].cast(pa.timestamp("s", tz="UTC"), safe=False).cast(pa.timestamp("s", tz=zone.arrow_name))
-        text = pc.strftime(values, format="%Y-%m-%dT%H:%M:%S%z")
-        text = pc.replace_substring_regex(text, pattern=r"([+-]\d\d)(\d\d)$", replacement=r"\1:\2")
-        table = table.append_column(f"{column}_local", text)
+        values = table[column]
+        local = values.cast(pa.timestamp(values.type.unit, tz=zone.arrow_name))
+        table = table.append_column(f"{column}_local", iso_times(local))
     return table
+
+
+def iso_times(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Timestamps as ISO 8601 text to the second, with the offset of their zone (UTC: +00:00)."""
+    # to whole seconds (safe=False truncates the microseconds a cast would refuse to drop)
+    unit_s = pa.timestamp("s", tz=values.type.tz)
+    text = pc.strftime(values.cast(unit_s, safe=False), format="%Y-%m-%dT%H:%M:%S" + ("%z" if values.type.tz else ""))
+    return pc.replace_substring_regex(text, pattern=r"([+-]\d\d)(\d\d)$", replacement=r"\1:\2")

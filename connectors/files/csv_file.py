@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from connectors.files.xlsx_rows import FORMULA_START
-from ziwo_reports.report import Report
+from ziwo_reports.report import Report, iso_times
 
 BOM = b"\xef\xbb\xbf"
 _BATCH_ROWS = 65_536
@@ -27,13 +27,6 @@ def neutralise(text: pa.Array) -> pa.Array:
         pc.match_substring_regex(text, FORMULA_START), pc.invert(pc.match_substring_regex(text, _NUMBER_TEXT))
     )
     return pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text)
-
-
-def iso_times(values: pa.Array) -> pa.Array:
-    """Timestamps as ISO 8601 to the second, with the offset of their zone (UTC: +00:00)."""
-    unit_s = pa.timestamp("s", tz=values.type.tz)
-    text = pc.strftime(values.cast(unit_s, safe=False), format="%Y-%m-%dT%H:%M:%S" + ("%z" if values.type.tz else ""))
-    return pc.replace_substring_regex(text, pattern=r"([+-]\d\d)(\d\d)$", replacement=r"\1:\2")
 
 
 def csv_columns(table: pa.Table | pa.RecordBatch) -> pa.Table:

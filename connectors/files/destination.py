@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from connectors.files.options import Overwrite
+from ziwo_reports.files import new_file_mode
 
 _MAX_VERSIONS = 10_000
 
@@ -50,12 +51,6 @@ def versioned(name: str, number: int) -> str:
     stem, dot, suffix = base.rpartition(".")
     base = f"{stem}_v{number}.{suffix}" if dot and stem else f"{base}_v{number}"
     return posixpath.join(folder, base)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class Destination(ABC):
@@ -102,7 +97,7 @@ class LocalDestination(Destination):
                 yield staged
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+            os.chmod(tmp, new_file_mode())
             staged.path = self._commit(tmp, path, overwrite)
             staged.bytes = os.path.getsize(staged.path)
         finally:

@@ -10,6 +10,7 @@ streamed in by xlsx_rows, which is what keeps a 100,000-row export to seconds.""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from openpyxl.utils import get_column_letter
 from connectors.files.headline import chart_series, totals
 from connectors.files.metadata import describe_filters, describe_settings
 from connectors.files.options import EXCEL_MAX_ROWS, Thresholds
-from connectors.files.xlsx_rows import CellColumn, CellType, sheet_rows, splice_rows
+from connectors.files.xlsx_rows import FORMULA_START, CellColumn, CellType, sheet_rows, splice_rows
 from ziwo_reports.metric_definitions import Definition, Kind, describe
 from ziwo_reports.report import Report
 
@@ -134,7 +135,7 @@ def _text_cell(ws: Any, value: str, **style: Any) -> WriteOnlyCell:
     text beginning with = + - @ once someone edits the cell, unless the style has quotePrefix."""
     cell = WriteOnlyCell(ws, value=value)
     cell.data_type = "s"
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if re.match(FORMULA_START, value):
         cell.quotePrefix = True
     for name, setting in style.items():
         setattr(cell, name, setting)

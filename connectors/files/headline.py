@@ -39,6 +39,11 @@ def _sum(table: pa.Table, column: str) -> float:
     return pc.sum(table[column]).as_py() or 0
 
 
+def _handled_legs(legs: pa.Table) -> pa.Table:
+    """The call-details legs an agent handled: it was theirs and it was answered (the SQL's `handled`)."""
+    return legs.filter(pc.and_(pc.is_valid(legs["agent_id"]), pc.is_valid(legs["answered_at"])))
+
+
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
@@ -47,7 +52,7 @@ def totals(report: Report) -> list[Total]:
     """The report's headline figures."""
     t = report.table
     if report.spec.report == "call-details":
-        handled = t.filter(pc.and_(pc.is_valid(t["agent_id"]), pc.is_valid(t["answered_at"])))
+        handled = _handled_legs(t)
         handle = _sum(handled, "talk_time_s") + _sum(handled, "hold_time_s") + _sum(handled, "wrap_up_time_s")
         scores = t.filter(pc.is_valid(t["survey_score"]))
         return [
@@ -98,7 +103,7 @@ def _handled_table(report: Report) -> tuple[pa.Table, str]:
     t = report.table
     by_period = report.spec.interval != "none"
     if report.spec.report == "call-details":
-        t = t.filter(pc.and_(pc.is_valid(t["agent_id"]), pc.is_valid(t["answered_at"])))
+        t = _handled_legs(t)
         handle = pc.add(
             pc.add(pc.fill_null(t["talk_time_s"], 0), pc.fill_null(t["hold_time_s"], 0)),
             pc.fill_null(t["wrap_up_time_s"], 0),

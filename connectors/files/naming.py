@@ -10,7 +10,7 @@ import re
 import string
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 DEFAULT_TEMPLATE = "{report}_{instance}_{period_start:%Y-%m-%d}.{ext}"
 
@@ -29,7 +29,9 @@ FIELDS = (
     "format",
     "ext",
 )
-EXTENSIONS = ("xlsx", "csv", "parquet", "json")
+#: The file formats; each is also its file's extension.
+FileFormat = Literal["xlsx", "csv", "parquet", "json"]
+EXTENSIONS: tuple[str, ...] = get_args(FileFormat)
 
 # Path separators, NUL and control characters, and what Windows forbids in names.
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')

@@ -8,9 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.files.naming import DEFAULT_TEMPLATE, check_template
+from connectors.files.naming import DEFAULT_TEMPLATE, FileFormat, check_template
 
-FileFormat = Literal["xlsx", "csv", "parquet", "json"]
 Overwrite = Literal["replace", "never", "version"]
 
 #: Excel's row limit, header row included.
