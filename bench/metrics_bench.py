@@ -364,10 +364,11 @@ def main() -> None:
             f"DuckDB SQL {result['seconds'] / agent['seconds']:.1f}x faster"
         )
     ratio = from_legs["seconds"] / agent["seconds"]
-    print(
-        f"targets: agent report under 2 s: {'met' if agent['seconds'] < 2 else 'NOT met'}; 10x over pandas "
-        f"from the legs: {'met' if ratio >= 10 else 'NOT met'} ({ratio:.1f}x)"
-    )
+    if args.legs == 10_000_000:  # the targets are for that size; smaller runs prove nothing
+        print(
+            f"targets: agent report under 2 s: {'met' if agent['seconds'] < 2 else 'NOT met'}; 10x over pandas "
+            f"from the legs: {'met' if ratio >= 10 else 'NOT met'} ({ratio:.1f}x)"
+        )
     for name, result in baselines:
         same = (
             all(agent[k] == result[k] for k in ("handled", "talk", "fcr_resolved")) and agent["rows"] == result["rows"]
