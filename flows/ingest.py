@@ -7,6 +7,7 @@ with `prefect deploy --all` (see prefect.yaml).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, timedelta
 
@@ -14,9 +15,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from connectors.ziwo import ZiwoClient, ZiwoSettings
+from connectors.ziwo import ZiwoClient, ZiwoListingError, ZiwoSettings
 from ziwo_reports import redaction
-from ziwo_reports.ingest import Counts, IngestOptions, IngestRun, plan_ingest, summary_line
+from ziwo_reports.ingest import Counts, IngestOptions, IngestRun, plan_ingest, summary_line, verification_summary
 from ziwo_reports.warehouse import DEFAULT_DB, open_warehouse
 
 # Tasks do not retry: every HTTP request already retries under the one HTTP policy, and a day
@@ -37,6 +38,7 @@ def refresh_reference_data(run: IngestRun) -> dict[str, int]:
 
 @task(name="pull, validate and load calls", task_run_name="calls of {day}", **STEP)
 def ingest_day(run: IngestRun, day: date) -> Counts:
+    """Fails when the day's listing could not be verified (what was read is loaded)."""
     return run.ingest_day(day)
 
 
@@ -56,13 +58,24 @@ def artifact_key(*parts: str) -> str:
 
 def _artifacts(run: IngestRun) -> None:
     key = artifact_key("ziwo-ingest", run.instance)
-    rows = [{"day": str(day), **counts.as_dict()} for day, counts in sorted(run.by_day.items())]
+    rows = []
+    for day, counts in sorted(run.by_day.items()):
+        check = run.checks.get(day)
+        verification = {
+            "verified": check.verified if check else False,
+            "records_read": check.records if check else None,
+            "server_total": check.server_total if check else None,
+            "passes": check.passes if check else None,
+        }
+        rows.append({"day": str(day), **verification, **counts.as_dict()})
     create_table_artifact(rows, key=key, description=f"Calls ingested per day, run {run.run_id}")
     totals = run.totals
     lines = [
         f"# Ziwo ingest of `{run.instance}`, run {run.run_id}",
         "",
-        f"{run.plan.mode.replace('_', ' ')} of {run.plan.first_day} .. {run.plan.last_day}",
+        f"{run.plan.mode.replace('_', ' ')} of {run.plan.describe()}",
+        "",
+        f"Listings: {verification_summary(run.checks.values())}",
         "",
         "| new | updated | unchanged | removed | quarantined | pages | retries | re-logins |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -110,7 +123,11 @@ def ingest(
             logger.info("logged in to %s as %s", settings.base_url, log_in(client))
             refresh_reference_data(run)
             for day in plan.days:
-                ingest_day(run, day)
+                state = ingest_day(run, day, return_state=True)
+                # A day not verified is recorded with it and fails the run at its end; other
+                # failures stop the run here.
+                with contextlib.suppress(ZiwoListingError):
+                    state.result()
         except BaseException as error:
             failure = error
             raise
@@ -118,6 +135,9 @@ def ingest(
             run.finish(failure)
             _artifacts(run)
     logger.info(summary_line(run))
+    unverified = run.unverified()
+    if unverified is not None:
+        raise unverified
     return run.totals.as_dict()
 
 

@@ -202,8 +202,10 @@ def test_hostile_api_nothing_lost_nothing_duplicated_every_bad_record_quarantine
     assert detail == ("result is 'transferred-away', not one of the known values",)
 
     again = run_ingest(sim, warehouse)
-    assert set(held_calls(warehouse)) == truth.calls - set(odd)
-    assert (again.totals.new, again.totals.updated) == (0, 0)
+    # The hostile server adds late calls while a client pages: they are the only news.
+    late = sim.truth().calls - truth.calls
+    assert set(held_calls(warehouse)) == truth.calls - set(odd) | late
+    assert (again.totals.new, again.totals.updated) == (len(late), 0)
     assert len(quarantined(warehouse)) == len(expected) + len(odd)
 
 

@@ -40,8 +40,15 @@ def test_migrations_create_every_table_once(tmp_path):
         "ingest_state",
         "ingest_runs",
         "contacts",
+        "listing_checks",
     }
-    assert versions == [(1, "001_warehouse"), (2, "002_caller_digits"), (3, "003_contacts"), (4, "004_leg_credits")]
+    assert versions == [
+        (1, "001_warehouse"),
+        (2, "002_caller_digits"),
+        (3, "003_contacts"),
+        (4, "004_leg_credits"),
+        (5, "005_listing_checks"),
+    ]
     with Warehouse(path) as again:
         assert again.migrate() == []
 

@@ -98,7 +98,7 @@ def _settings(args: argparse.Namespace):  # -> ZiwoSettings
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from connectors.ziwo import ZiwoClient
+    from connectors.ziwo import ZiwoClient, ZiwoListingError
     from ziwo_reports.pull import pull_to_jsonl
 
     end = args.to or args.from_
@@ -106,7 +106,10 @@ def cmd_pull(args: argparse.Namespace) -> int:
         raise ValueError(f"--to {end} is before --from {args.from_}")
     out = args.out or Path("reports_out") / f"calls_{args.from_}_{end}.jsonl"
     with ZiwoClient(_settings(args)) as client:
-        result = pull_to_jsonl(client, args.from_, end, out, check_agents=not args.no_agent_check)
+        try:
+            result = pull_to_jsonl(client, args.from_, end, out, check_agents=not args.no_agent_check)
+        except ZiwoListingError as unverified:
+            raise RuntimeError(f"{unverified}; nothing written") from None
     print(result.summary() + (f" (rejects: {result.rejects_out})" if result.stats.rejects else ""))
     return 0
 
@@ -129,6 +132,7 @@ def _simulator_config(args: argparse.Namespace):  # -> SimConfig
         retry_after=args.retry_after,
         slow_seconds=args.slow_seconds,
         max_page_size=args.max_page_size,
+        totals=args.totals,
         now=args.now,
         cache_days=args.cache_days,
     )
@@ -195,21 +199,28 @@ def _progress(client):  # -> Iterator[ProgressHook]
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from connectors.ziwo import ZiwoClient
+    from connectors.ziwo import ZiwoClient, ZiwoListingError
     from ziwo_reports.ingest import IngestRun, plan_ingest, quarantine_lines, summary_line
     from ziwo_reports.warehouse import open_warehouse
 
     options = _ingest_options(args)
     settings = _settings(args)
+    unverified: ZiwoListingError | None = None
     with open_warehouse(args.db) as warehouse, ZiwoClient(settings) as client:
         plan = plan_ingest(warehouse, settings.instance, settings.timezone, options)
         with _progress(client) as (progress, task, update):
             progress.update(task, total=len(plan.days))
             run = IngestRun(warehouse, client, plan, options, on_progress=update)
-            run.run()
+            try:
+                run.run()
+            except ZiwoListingError as failure:  # the other days are loaded: say what was
+                unverified = failure
     print(summary_line(run) + f" -> {args.db}")
     for line in quarantine_lines(run):
         print(line)
+    if unverified is not None:
+        again = "this day" if len(unverified.checks) == 1 else "these days"
+        raise RuntimeError(f"{unverified}; the next ingest reads {again} again")
     return 0
 
 
@@ -435,7 +446,12 @@ def _add_simulator_options(parser: argparse.ArgumentParser, *, faults: str, faul
     g.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds sent with 429 (default 1)")
     g.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a slow response (default 1.0)")
     g.add_argument("--token-ttl", type=float, default=3600.0, help="access-token lifetime in seconds (default 3600)")
-    g.add_argument("--max-page-size", type=_positive_int, default=1000, help="largest page served (default 1000)")
+    g.add_argument(
+        "--max-page-size", type=_positive_int, help="largest page served (default 1000; hostile faults: 100)"
+    )
+    g.add_argument(
+        "--no-totals", dest="totals", action="store_false", help="call-history pages say no info.totalRecords"
+    )
     g.add_argument(
         "--cache-days", type=_positive_int, default=4, help="days kept in memory (default 4; benchmarks: all)"
     )

@@ -10,6 +10,7 @@ duplicates a call.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.ziwo import Reject, ZiwoClient, days
+from connectors.ziwo import CallRecord, ListingCheck, Reject, ZiwoClient, ZiwoListingError, days
 from connectors.ziwo.records import AGENT_COLUMNS, NUMBER_COLUMNS, QUEUE_COLUMNS, Column, parse_row
 from ziwo_reports.contacts import ensure_contacts, refresh_contacts
 from ziwo_reports.redaction import redact
@@ -81,16 +82,24 @@ class IngestPlan:
     mode: Mode
     first_day: date
     last_day: date
+    again: tuple[date, ...] = ()  # days whose listing an earlier run could not verify
 
     @property
     def days(self) -> list[date]:
-        return list(days(self.first_day, self.last_day))
+        return sorted({*days(self.first_day, self.last_day), *self.again})
+
+    def describe(self) -> str:
+        """`2026-11-18..2026-11-20`, and the days read again outside that range."""
+        outside = [str(day) for day in self.again if not self.first_day <= day <= self.last_day]
+        return f"{self.first_day}..{self.last_day}" + (f" and again {', '.join(outside)}" if outside else "")
 
 
 def plan_ingest(
     warehouse: Warehouse, instance: str, timezone: str, options: IngestOptions, now: datetime | None = None
 ) -> IngestPlan:
-    """Which instance days to read. Dates are the instance's calendar days, as Ziwo lists them."""
+    """Which instance days to read. Dates are the instance's calendar days, as Ziwo lists them.
+    Besides its range, a run that is not a backfill reads again the days whose listing an earlier
+    run could not verify."""
     today = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
     mode: Mode = "full_refresh" if options.full_refresh else "incremental"
     if options.first_day or options.last_day:
@@ -98,14 +107,15 @@ def plan_ingest(
         last = options.last_day or today
         assert first is not None
         return IngestPlan(instance, "full_refresh" if options.full_refresh else "backfill", first, last)
+    again = tuple(day for (day,) in warehouse.rows("unverified_days", instance=instance))
     first = today - timedelta(days=options.initial_days - 1)
     if options.full_refresh:
         (held_from,) = warehouse.one("first_held_day", instance=instance)
-        return IngestPlan(instance, mode, min(first, held_from or first), today)
+        return IngestPlan(instance, mode, min(first, held_from or first), today, again)
     row = warehouse.one("read_cursor", instance=instance, stream=CALLS)
     if row and row[0] is not None:
         first = min((row[0] - options.lookback).astimezone(ZoneInfo(timezone)).date(), today)
-    return IngestPlan(instance, mode, first, today)
+    return IngestPlan(instance, mode, first, today, again)
 
 
 @dataclass
@@ -174,6 +184,7 @@ class IngestRun:
         self.run_id: int | None = None
         self.totals = Counts()
         self.by_day: dict[date, Counts] = {}
+        self.checks: dict[date, ListingCheck] = {}  # how each day's listing was verified
         self.quarantine_reasons: Counter[str] = Counter()
         self.reference: dict[str, int] = {}
         self._checks: CallChecks | None = None
@@ -225,34 +236,56 @@ class IngestRun:
         return dict(self.reference)
 
     def ingest_day(self, day: date) -> Counts:
-        """Pull one instance day and load it, in loads of at most `flush_rows` legs."""
+        """Pull one instance day and load it, in loads of at most `flush_rows` legs. A day whose
+        listing could not be verified is loaded as far as it was read, recorded as such, and
+        raises ZiwoListingError; the next run reads it again."""
         held = dict(self.warehouse.rows("call_hashes_of_day", instance=self.instance, day=day))
         day_counts = Counts()
         pending = _Pending()
-        for batch in self.client.iter_calls(day, day):
-            for record in batch.records:
-                text = raw_json(record.raw)
-                digest = record_hash(text)
-                if held.get(record.call_id) == digest:
-                    pending.unchanged.append(record.call_id)
-                else:
-                    pending.legs.append(Loadable(record, text, digest))
-            pending.rejects += batch.rejects
-            if len(pending) >= self.options.flush_rows:
-                day_counts.add(self._load(day, pending, last=False))
-                pending = _Pending()
-            if self.on_progress:
-                live = Counts(**day_counts.as_dict())
-                live.records += len(pending) + len(pending.unchanged)
-                self.on_progress(day, live)
-        day_counts.add(self._load(day, pending, last=True))
+        check: ListingCheck | None = None
+        unverified: ZiwoListingError | None = None
+        try:
+            for batch in self.client.iter_calls(day, day):
+                check = batch.check or check
+                self._stage(batch.records, held, pending)
+                pending.rejects += batch.rejects
+                if len(pending) >= self.options.flush_rows:
+                    day_counts.add(self._load(day, pending, last=False))
+                    pending = _Pending()
+                if self.on_progress:
+                    live = Counts(**day_counts.as_dict())
+                    live.records += len(pending) + len(pending.unchanged)
+                    self.on_progress(day, live)
+        except ZiwoListingError as failure:
+            unverified = failure
+        assert check is not None, "every day's listing ends with its check"
+        day_counts.add(self._load(day, pending, last=True, check=check))
         self.by_day[day] = day_counts
+        self.checks[day] = check
         if self.on_progress:
             self.on_progress(day, day_counts)
+        if unverified is not None:
+            raise unverified
         return day_counts
 
+    def _stage(self, records: list[CallRecord], held: dict[str, str], pending: _Pending) -> None:
+        """New and changed records are loaded; unchanged ones only counted."""
+        for record in records:
+            text = raw_json(record.raw)
+            digest = record_hash(text)
+            if held.get(record.call_id) == digest:
+                pending.unchanged.append(record.call_id)
+            else:
+                pending.legs.append(Loadable(record, text, digest))
+
+    def unverified(self) -> ZiwoListingError | None:
+        """The days of this run whose listing could not be verified, as one error; None if none."""
+        failed = [check for _, check in sorted(self.checks.items()) if not check.verified]
+        return ZiwoListingError(failed) if failed else None
+
     def finish(self, error: BaseException | None = None) -> Counts:
-        """Close the run: a full refresh removes the legs Ziwo stopped listing, then the status."""
+        """Close the run: a full refresh removes the legs Ziwo stopped listing (not on days whose
+        listing was not verified), then the status: failed on an error or an unverified day."""
         if error is None and self.plan.mode == "full_refresh":
             with self.warehouse.transaction():
                 (removed,) = self.warehouse.one(
@@ -260,32 +293,41 @@ class IngestRun:
                     instance=self.instance,
                     first_day=self.plan.first_day,
                     last_day=self.plan.last_day,
+                    run_id=self.run_id,
                 )
                 refresh_contacts(self.warehouse, self.country_code)
                 self.warehouse.run("reset_cursor", instance=self.instance, run_id=self.run_id)
                 self._add_counts(Counts(removed=removed), days_done=0)
             self.totals.removed += removed
+        error = error if error is not None else self.unverified()
         status = "succeeded" if error is None else "failed"
         message = None if error is None else redact(f"{type(error).__name__}: {error}")[:2000]
         self.warehouse.run("finish_run", run_id=self.run_id, status=status, error=message)
         return self.totals
 
     def run(self) -> Counts:
-        """All steps, in order."""
+        """All steps, in order. Days whose listing is not verified do not stop the others; the
+        run then ends with a ZiwoListingError naming them."""
         self.start()
         try:
             self.refresh_reference_data()
             for day in self.plan.days:
-                self.ingest_day(day)
+                with contextlib.suppress(ZiwoListingError):  # recorded with the day; raised below
+                    self.ingest_day(day)
         except BaseException as error:
             self.finish(error)
             raise
-        return self.finish()
+        totals = self.finish()
+        unverified = self.unverified()
+        if unverified is not None:
+            raise unverified
+        return totals
 
     # --- loading ----------------------------------------------------------------------------
 
-    def _load(self, day: date, pending: _Pending, *, last: bool) -> Counts:
-        """Check and load what a day has pending, in one transaction with the counts and cursor."""
+    def _load(self, day: date, pending: _Pending, *, last: bool, check: ListingCheck | None = None) -> Counts:
+        """Check and load what a day has pending, in one transaction with the counts, the cursor
+        and, with its last records, how the day's listing was verified."""
         counts = Counts(records=len(pending) + len(pending.unchanged), unchanged=len(pending.unchanged))
         bad = [_quarantine_entry(r.raw, day, "parse", r.reason, r.detail) for r in pending.rejects]
         calls = calls_table(self.instance, day, pending.legs)
@@ -315,6 +357,18 @@ class IngestRun:
                 self.warehouse.run("remember_listed_calls")
                 self._unregister("listed_now")
             self._quarantine(CALLS, bad)
+            if check is not None:
+                self.warehouse.run(
+                    "record_listing_check",
+                    run_id=self.run_id,
+                    instance=self.instance,
+                    day=day,
+                    records_read=check.records,
+                    server_total=check.server_total,
+                    passes=check.passes,
+                    verified=check.verified,
+                    problem=check.problem or None,
+                )
             self._add_client_stats(counts)
             self._add_counts(counts, days_done=1 if last else 0)
             self._commit_point(f"calls of {day}")
@@ -410,7 +464,25 @@ def ingest(
 
 def summary_line(run: IngestRun) -> str:
     plan = run.plan
-    return f"ingested {plan.instance} {plan.first_day}..{plan.last_day} ({plan.mode}): {run.totals.summary()}"
+    return f"ingested {plan.instance} {plan.describe()} ({plan.mode}): {run.totals.summary()}; " + verification_summary(
+        run.checks.values()
+    )
+
+
+def verification_summary(checks: Iterable[ListingCheck]) -> str:
+    """`3 days verified (1409 records read, server totals 1409, 4 passes)`, then each day that was not."""
+    checks = list(checks)
+    verified = [check for check in checks if check.verified]
+    days_text = f"{len(verified)} of {len(checks)}" if len(verified) < len(checks) else str(len(checks))
+    text = f"{days_text} days verified"
+    if verified:
+        totals = [check.server_total for check in verified if check.server_total is not None]
+        given = f"server totals {sum(totals)}" if totals else "no server totals"
+        if totals and len(totals) < len(verified):
+            given += f" on {len(totals)} days"
+        passes = sum(check.passes for check in verified)
+        text += f" ({sum(check.records for check in verified)} records read, {given}, {passes} passes)"
+    return text + "".join(f"; NOT verified {check.describe()}" for check in checks if not check.verified)
 
 
 def quarantine_lines(run: IngestRun) -> Iterable[str]:

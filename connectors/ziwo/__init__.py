@@ -6,10 +6,12 @@ does not import Prefect.
 
 from connectors.ziwo.client import (
     CallBatch,
+    ListingCheck,
     PullStats,
     ZiwoAuthError,
     ZiwoClient,
     ZiwoError,
+    ZiwoListingError,
     ZiwoPagingError,
     days,
 )
@@ -21,11 +23,13 @@ __all__ = [
     "REJECT_REASONS",
     "CallBatch",
     "CallRecord",
+    "ListingCheck",
     "PullStats",
     "Reject",
     "ZiwoAuthError",
     "ZiwoClient",
     "ZiwoError",
+    "ZiwoListingError",
     "ZiwoPagingError",
     "ZiwoSettings",
     "days",

@@ -23,6 +23,17 @@ DATE_PARAMS_ARE_INSTANCE_LOCAL = True
 ORDER_ASCENDING = "startedAt"
 ORDER_DESCENDING = "~startedAt"
 
+#: A list page may say how many records the whole listing holds, as `info.totalRecords` (the key of
+#: the official SDK's `/agents/channels/calls/` [AND]; for `/callHistory/` not observed). When it is
+#: there, a day's listing is complete only once the distinct records read reach it; without it the
+#: client verifies by other means (a proven page size, no shifted offsets).
+TOTAL_RECORDS_KEY = "totalRecords"
+
+#: `GET <list>/count` answers a reference list's length in `content` (`/admin/agents/count` and
+#: `/admin/queues/count` [PY-ADM]); other lists may have none (404). The client reads it only to
+#: cross-check a list whose server ignored `skip`.
+COUNT_SUFFIX = "count"
+
 #: Largest `limit` the simulator serves; a larger request gets this many records. Ziwo's maximum:
 #: not found (clients use 100 [REV] and 1000 [CTX]). The client detects a cap by itself.
 SIMULATOR_MAX_PAGE_SIZE = 1000

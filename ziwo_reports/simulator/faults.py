@@ -10,10 +10,16 @@ from ziwo_reports.simulator.world import SimConfig
 
 #: flaky: what a busy or unwell server does.
 FLAKY = ("429", "500", "502", "503", "slow", "reset")
-#: hostile: all of flaky, plus what breaks naive clients.
-HOSTILE = (*FLAKY, "expire_token", "truncate", "duplicate", "insert")
+#: hostile: all of flaky, plus what breaks naive clients. Besides these, in hostile mode a share
+#: `fault_rate` of call-history pages holds one record twice (`oversize`, drawn on its own), and
+#: the reference lists ignore `skip`.
+HOSTILE = (*FLAKY, "expire_token", "truncate", "duplicate", "insert", "late")
 #: Faults that only make sense on a call-history page after the first.
 PAGING_ONLY = ("duplicate", "insert")
+#: Faults that only make sense on a call-history page.
+CALL_PAGES_ONLY = ("late",)
+#: Every fault the hostile mode serves, `oversize` included.
+HOSTILE_ALL = (*HOSTILE, "oversize")
 
 
 class FaultPlan:
@@ -28,9 +34,9 @@ class FaultPlan:
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
 
-    def draw(self, *, paging: bool, can_expire_token: bool) -> str | None:
-        """The fault for the next request, or None. `paging`: a call-history page after the first;
-        `can_expire_token`: the request carries a token that has been in use for a while."""
+    def draw(self, *, call_page: bool, paging: bool, can_expire_token: bool) -> str | None:
+        """The fault for the next request, or None. `call_page`: a call-history page; `paging`: one
+        after the first; `can_expire_token`: the request carries a token in use for a while."""
         if not self.kinds:
             return None
         with self._lock:
@@ -38,7 +44,11 @@ class FaultPlan:
                 return None
 
             def fits(kind: str) -> bool:
-                return (paging or kind not in PAGING_ONLY) and (can_expire_token or kind != "expire_token")
+                return (
+                    (paging or kind not in PAGING_ONLY)
+                    and (call_page or kind not in CALL_PAGES_ONLY)
+                    and (can_expire_token or kind != "expire_token")
+                )
 
             kind = next((k for k in self._deck if fits(k)), None)
             if kind is None:
@@ -49,6 +59,16 @@ class FaultPlan:
             self._deck.remove(kind)
             self.counts[kind] = self.counts.get(kind, 0) + 1
             return kind
+
+    def oversize(self) -> bool:
+        """Hostile mode: whether this call-history page holds one of its records twice."""
+        if self.kinds != HOSTILE:
+            return False
+        with self._lock:
+            if self.rng.random() >= self.rate:
+                return False
+            self.counts["oversize"] = self.counts.get("oversize", 0) + 1
+            return True
 
     def rng_for_data(self) -> random.Random:
         with self._lock:

@@ -184,10 +184,13 @@ class Simulator:
             if path.startswith("/_simulator/"):
                 return self._control(path, query)
             route = self._route(method, path)
-            paging = path == "/callHistory" and _int_param(query, "skip", 0, 0) > 0
+            call_page = path == "/callHistory"
+            paging = call_page and _int_param(query, "skip", 0, 0) > 0
             token = headers.get("access_token") or _one(query, "access_token")
             fault = self.faults.draw(
-                paging=paging, can_expire_token=self._token_uses(token) >= TOKEN_USES_BEFORE_EXPIRY
+                call_page=call_page,
+                paging=paging,
+                can_expire_token=self._token_uses(token) >= TOKEN_USES_BEFORE_EXPIRY,
             )
             if fault in ("429", "500", "502", "503"):
                 return self._http_fault(fault)
@@ -329,10 +332,13 @@ class Simulator:
             total = len(matches)
             legs = matches[skip : skip + limit]
         else:
-            if fault == "insert":
-                # A late call lands before the client's offset, pushing what it has read down a place.
+            if fault in ("insert", "late"):
+                # A late call lands beside a record before the client's offset (pushing what it
+                # has read down a place), or after it; either way the total grows while it pages.
                 rng = self.faults.rng_for_data()
-                neighbour = self.store.page(days, descending=descending, skip=rng.randrange(skip), limit=1)
+                served = sum(self.store.count(d) for d in days)
+                at = rng.randrange(skip) if fault == "insert" else rng.randrange(skip, max(served, skip + 1))
+                neighbour = self.store.page(days, descending=descending, skip=at, limit=1)
                 if neighbour:
                     self.store.add_call_beside(neighbour[0], rng)
             total = sum(self.store.count(d) for d in days)
@@ -343,10 +349,13 @@ class Simulator:
                 legs = around[:1] + around[2:]
             else:
                 legs = self.store.page(days, descending=descending, skip=skip, limit=limit)
+            if legs and self.faults.oversize():
+                # A join on tags: one record of the page comes twice, one page over the limit.
+                twice = self.faults.rng_for_data().randrange(len(legs))
+                legs = legs[: twice + 1] + legs[twice:]
+        info = b'{"totalRecords":%d}' % total if self.config.totals else b"{}"
         body_bytes = (
-            b'{"result":true,"content":['
-            + b",".join(leg.json(with_tags) for leg in legs)
-            + b'],"info":{"totalRecords":%d}}' % total
+            b'{"result":true,"content":[' + b",".join(leg.json(with_tags) for leg in legs) + b'],"info":' + info + b"}"
         )
         return Response(200, body_bytes)
 
@@ -381,10 +390,11 @@ class Simulator:
             agents = [a for a in agents if search in f"{a['firstName']} {a['lastName']} {a['username']}".lower()]
         return agents
 
-    @staticmethod
-    def _paged(items: list, query: dict) -> Response:
+    def _paged(self, items: list, query: dict) -> Response:
         skip = _int_param(query, "skip", 0, 0)
         limit = _int_param(query, "limit", 50, 1)
+        if self.config.faults == "hostile":  # as /callHistory/listAgents: the whole list, whatever skip says
+            return _ok(items)
         return _ok(items[skip : skip + limit])
 
     def _admin_agents(self, query: dict, body: bytes, headers: Any, fault: str | None) -> Response:

@@ -13,6 +13,10 @@ from connectors.ziwo.assumptions import SIMULATOR_MAX_PAGE_SIZE
 FaultMode = Literal["none", "flaky", "hostile"]
 FAULT_MODES: tuple[FaultMode, ...] = ("none", "flaky", "hostile")
 
+#: The page cap of the hostile mode: below what clients usually ask (Ziwo's own clients ask 100
+#: [REV] to 1000 [CTX]), as the server that taught us to verify listings capped at 100.
+HOSTILE_PAGE_CAP = 100
+
 DEFAULT_USERNAME = "supervisor@simulator.ziwo.test"
 DEFAULT_PASSWORD = "simulator-password"
 
@@ -32,7 +36,8 @@ class SimConfig:
     username: str = DEFAULT_USERNAME
     password: str = field(default=DEFAULT_PASSWORD, repr=False)
     token_ttl: float = 3600.0  # seconds an access token lives
-    max_page_size: int = SIMULATOR_MAX_PAGE_SIZE
+    max_page_size: int | None = None  # largest page served; default 1000, hostile HOSTILE_PAGE_CAP
+    totals: bool = True  # call-history pages say `info.totalRecords`
     retry_after: int = 1  # seconds sent with 429
     slow_seconds: float = 1.0  # delay of a slow response
     now: datetime | None = None  # the simulated "now"; calls end before it. Default: start time
@@ -46,6 +51,9 @@ class SimConfig:
             raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone name") from None
         if self.faults not in FAULT_MODES:
             raise ValueError(f"faults {self.faults!r} is not one of {', '.join(FAULT_MODES)}")
+        if self.max_page_size is None:
+            cap = HOSTILE_PAGE_CAP if self.faults == "hostile" else SIMULATOR_MAX_PAGE_SIZE
+            object.__setattr__(self, "max_page_size", cap)
         checks = {
             "days": self.days >= 1,
             "agents": self.agents >= 4,
@@ -53,7 +61,7 @@ class SimConfig:
             "fault_rate": 0.0 <= self.fault_rate <= 1.0,
             "bad_record_rate": 0.0 <= self.bad_record_rate <= 1.0,
             "token_ttl": self.token_ttl > 0,
-            "max_page_size": self.max_page_size >= 1,
+            "max_page_size": (self.max_page_size or 0) >= 1,
             "cache_days": self.cache_days >= 2,
         }
         for name, ok in checks.items():
