@@ -124,7 +124,7 @@ def test_policy_from_environment_names_a_bad_variable():
     env = {"ZIWO_REPORTS_HTTP_ATTEMPTS": "8", "ZIWO_REPORTS_HTTP_READ_TIMEOUT": "12.5"}
     policy = HttpPolicy.from_env(env)
     assert (policy.attempts, policy.read_timeout, policy.connect_timeout) == (8, 12.5, 5.0)
-    with pytest.raises(ValueError, match=r"ZIWO_REPORTS_HTTP_ATTEMPTS must be a number, got 'many'"):
+    with pytest.raises(ValueError, match=r"ZIWO_REPORTS_HTTP_ATTEMPTS must be a whole number, got 'many'"):
         HttpPolicy.from_env({"ZIWO_REPORTS_HTTP_ATTEMPTS": "many"})
     with pytest.raises(ValueError, match="attempts must be at least 1"):
         HttpPolicy(attempts=0)
