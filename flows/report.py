@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from connectors.files import FileOptions, WrittenFile, write_report_files
 from connectors.files.headline import totals
-from flows.ingest import artifact_key, ingest, instance_settings
+from flows.ingest import artifact_key, ingest, instance_settings, warehouse_slot
 from ziwo_reports import redaction
 from ziwo_reports.report import (
     GroupBy,
@@ -45,7 +45,8 @@ ARTIFACT_ROWS = 500
 
 @task(name="compute the report", **STEP)
 def compute(db_path: str, spec: ReportSpec) -> Report:
-    with open_warehouse(db_path) as warehouse:
+    # Read-only: it never changes the file, and reads beside other readers of it.
+    with open_warehouse(db_path, read_only=True, on_wait=get_run_logger().warning) as warehouse:
         return compute_report(warehouse, spec)
 
 
@@ -130,7 +131,10 @@ def report(
     )
     if ingest_first:
         ingest(credentials_block=credentials_block, db_path=db_path)
-    computed = compute(db_path, spec)
+    # The slot only around the reading: the ingest subflow takes it for itself, and holding it
+    # across the subflow would leave that waiting for its own parent.
+    with warehouse_slot(db_path):
+        computed = compute(db_path, spec)
     written = write_files(computed, files or FileOptions())
     publish(computed, written)
     for file in written:

@@ -54,6 +54,34 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _wait_seconds(text: str) -> float:
+    from ziwo_reports.warehouse import lock_wait
+
+    try:
+        return lock_wait(text)
+    except ValueError as problem:
+        raise argparse.ArgumentTypeError(str(problem).removeprefix("--wait ")) from None
+
+
+def _add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=_wait_seconds,
+        metavar="SECONDS",
+        help="while another process holds the warehouse file, wait up to this long for it "
+        "(default $ZIWO_REPORTS_DB_WAIT or 300)",
+    )
+
+
+def _open(db: Path, args: argparse.Namespace, *, read_only: bool):  # -> Warehouse
+    """The warehouse of a command: waits for another process's lock, saying so once on stderr."""
+    from ziwo_reports.warehouse import open_warehouse
+
+    return open_warehouse(
+        db, read_only=read_only, wait=args.wait, on_wait=lambda message: print(message, file=sys.stderr, flush=True)
+    )
+
+
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "Ziwo connection (each also from the environment: ZIWO_INSTANCE or ZIWO_BASE_URL, "
@@ -201,12 +229,11 @@ def _progress(client):  # -> Iterator[ProgressHook]
 def cmd_ingest(args: argparse.Namespace) -> int:
     from connectors.ziwo import ZiwoClient, ZiwoListingError
     from ziwo_reports.ingest import IngestRun, plan_ingest, quarantine_lines, summary_line
-    from ziwo_reports.warehouse import open_warehouse
 
     options = _ingest_options(args)
     settings = _settings(args)
     unverified: ZiwoListingError | None = None
-    with open_warehouse(args.db) as warehouse, ZiwoClient(settings) as client:
+    with _open(args.db, args, read_only=False) as warehouse, ZiwoClient(settings) as client:
         plan = plan_ingest(warehouse, settings.instance, settings.timezone, options)
         with _progress(client) as (progress, task, update):
             progress.update(task, total=len(plan.days))
@@ -311,13 +338,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from connectors.files import write_report_files
     from ziwo_reports.report import compute_report
     from ziwo_reports.report_output import render, write
-    from ziwo_reports.warehouse import open_warehouse
 
     spec = report_spec_from(args)
     files = _file_options(args) if args.files else None
     if not args.db.exists():
         raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
-    with open_warehouse(args.db) as warehouse:
+    # Read-only: reports run side by side, and beside nothing that writes; the file is never changed.
+    with _open(args.db, args, read_only=True) as warehouse:
         report = compute_report(warehouse, spec)
     if files:
         for file in write_report_files(report, files):
@@ -357,13 +384,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ziwo_reports.report import compute_report, make_spec
     from ziwo_reports.report_output import format_value, render
     from ziwo_reports.simulator import Simulator
-    from ziwo_reports.warehouse import open_warehouse
 
     cfg = _simulator_config(args)
     db = args.out_dir / "ziwo.duckdb"
     if not args.verbose:  # the summaries count the retries; one line per retry is for -v
         logging.getLogger("ziwo_reports.http").setLevel(logging.ERROR)
-    with Simulator(cfg) as simulator, open_warehouse(db) as warehouse:
+    with Simulator(cfg) as simulator:
         print(
             f"simulator: {simulator.base_url}, {cfg.agents} agents, ~{cfg.calls_per_day} calls/day, "
             f"{simulator.first_day}..{simulator.last_day} in {cfg.timezone}, faults {cfg.faults}"
@@ -377,20 +403,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
             http=HttpPolicy.from_env(backoff_base=0.2),
         )
         options = IngestOptions(initial_days=cfg.days)
-        for label in ("first run", "next run"):
-            with ZiwoClient(settings) as client:
-                run = ingest(warehouse, client, options, now=simulator.store.world.now)
-            print(f"{label}: {summary_line(run)}")
-            for line in quarantine_lines(run):
-                print(line)
+        with _open(db, args, read_only=False) as warehouse:
+            for label in ("first run", "next run"):
+                with ZiwoClient(settings) as client:
+                    run = ingest(warehouse, client, options, now=simulator.store.world.now)
+                print(f"{label}: {summary_line(run)}")
+                for line in quarantine_lines(run):
+                    print(line)
         first, last = simulator.first_day, simulator.last_day
         truth = simulator.truth(first, last)
         span = {"instance": "simulator", "first_day": first, "last_day": last}
-        held = {call_id for (call_id,) in warehouse.run("held_calls", **span)}
-        (quarantined,) = warehouse.one("quarantined_between", **span)
-        tables = dict(warehouse.run("instance_row_counts", instance="simulator"))
-        spec = make_spec(instance="simulator", rolling_date="yesterday", timezone=args.report_timezone)
-        report = compute_report(warehouse, spec, now=simulator.store.world.now)
+        # The checks only read, as a report does: read-only, beside any other reader of the file.
+        with _open(db, args, read_only=True) as warehouse:
+            held = {call_id for (call_id,) in warehouse.run("held_calls", **span)}
+            (quarantined,) = warehouse.one("quarantined_between", **span)
+            tables = dict(warehouse.run("instance_row_counts", instance="simulator"))
+            spec = make_spec(instance="simulator", rolling_date="yesterday", timezone=args.report_timezone)
+            report = compute_report(warehouse, spec, now=simulator.store.world.now)
     print(f"warehouse {db}: " + ", ".join(f"{n} {name}" for name, n in tables.items()))
     missing, extra = len(truth.calls - held), len(held - truth.calls)
     print(
@@ -549,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh", action="store_true", help="re-read all held days; drop legs Ziwo no longer lists"
     )
     ingest.add_argument("--initial-days", type=_positive_int, default=30, help="days a first run reads (default 30)")
+    _add_wait_option(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
     report = commands.add_parser("report", help="compute a report from the warehouse")
@@ -559,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--files", type=_formats, help="write these files, comma-separated: xlsx,csv,parquet,json")
     f.add_argument("--destination", default="reports_out", help="folder or fsspec URL (default reports_out)")
     f.add_argument("--template", help="file name template (default {report}_{instance}_{period_start:%%Y-%%m-%%d})")
+    _add_wait_option(report)
     report.set_defaults(func=cmd_report)
 
     serve = commands.add_parser(
@@ -584,6 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="zone of the closing agent-performance report (default UTC-12:00)",
     )
     _add_simulator_options(demo, faults="flaky", fault_rate=0.05)
+    _add_wait_option(demo)
     demo.set_defaults(func=cmd_demo, slow_seconds=0.3)
     return parser
 
