@@ -137,13 +137,14 @@ def test_read_only_opening_checks_the_schema_version_and_writes_nothing(tmp_path
                 old.con.execute(statement)
             old.con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [int(file.name[:3]), file.stem])
     before = snapshot(tmp_path)
-    with pytest.raises(WarehouseError, match=r"schema version 3, older than this ziwo-reports \(4\); run `ziwo-r"):
+    newest = max(int(file.name[:3]) for file in (SQL_DIR / "migrations").glob("[0-9][0-9][0-9]_*.sql"))
+    with pytest.raises(WarehouseError, match=rf"schema version 3, older than this ziwo-reports \({newest}\); run `z"):
         open_warehouse(path, read_only=True)
     assert snapshot(tmp_path) == before
     with open_warehouse(path) as warehouse:  # what an ingest does: upgrade it
         assert warehouse.migrate() == []
     with open_warehouse(path, read_only=True) as warehouse:
-        assert warehouse.con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (4,)
+        assert warehouse.con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (newest,)
     with open_warehouse(path) as warehouse:
         warehouse.con.execute("INSERT INTO schema_migrations VALUES (99, '099_future', now())")
     with pytest.raises(WarehouseError, match="schema version 99, newer than this ziwo-reports knows"):
