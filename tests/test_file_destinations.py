@@ -62,7 +62,9 @@ def test_default_names_and_every_format(tmp_path, report):
         report, formats=["xlsx", "csv", "parquet", "json"], destination=tmp_path, generated_at=GENERATED
     )
     names = [os.path.basename(w.path) for w in written]
-    assert names == [f"agent-performance_gold_2026-11-10.{ext}" for ext in ("xlsx", "csv", "parquet", "json")]
+    assert names == [
+        f"agent-performance_gold_2026-11-10_Asia-Dubai.{ext}" for ext in ("xlsx", "csv", "parquet", "json")
+    ]
     assert [w.bytes for w in written] == [os.path.getsize(w.path) for w in written]
     assert files_under(tmp_path) == sorted(names)  # no temporary file left
 
@@ -112,7 +114,7 @@ def test_fsspec_destination_writes_atomically_and_versions(memory, report):
 
 def test_file_urls_are_local_folders(tmp_path, report):
     (written,) = write_report_files(report, formats=["json"], destination=f"file://{tmp_path}/out")
-    assert written.path == str(tmp_path / "out" / "agent-performance_gold_2026-11-10.json")
+    assert written.path == str(tmp_path / "out" / "agent-performance_gold_2026-11-10_Asia-Dubai.json")
 
 
 def test_overwrite_policies(tmp_path, report):
@@ -130,11 +132,14 @@ def test_overwrite_policies(tmp_path, report):
         old.write(b"old")
     with pytest.raises(TargetExistsError, match=f"{path} exists and overwrite is 'never'"):
         run("never", formats=("xlsx", "csv"))  # checked before anything is written: no xlsx either
-    assert files_under(tmp_path) == ["agent-performance_gold_2026-11-10.csv"]
+    assert files_under(tmp_path) == ["agent-performance_gold_2026-11-10_Asia-Dubai.csv"]
     assert Path(path).read_bytes() == b"old"
 
     versions = [os.path.basename(run("version")[0].path) for _ in range(2)]
-    assert versions == ["agent-performance_gold_2026-11-10_v2.csv", "agent-performance_gold_2026-11-10_v3.csv"]
+    assert versions == [
+        "agent-performance_gold_2026-11-10_Asia-Dubai_v2.csv",
+        "agent-performance_gold_2026-11-10_Asia-Dubai_v3.csv",
+    ]
     assert Path(path).read_bytes() == b"old"
 
 
@@ -143,8 +148,8 @@ def test_data_cannot_escape_the_folder(tmp_path, report):
     folder = tmp_path / "out"
     (written,) = write_report_files(escaping, formats=["csv"], destination=folder)
     assert os.path.dirname(written.path) == str(folder)
-    assert os.path.basename(written.path) == "agent-performance__.._etc_2026-11-10.csv"
-    assert files_under(tmp_path) == ["out/agent-performance__.._etc_2026-11-10.csv"]
+    assert os.path.basename(written.path) == "agent-performance__.._etc_2026-11-10_Asia-Dubai.csv"
+    assert files_under(tmp_path) == ["out/agent-performance__.._etc_2026-11-10_Asia-Dubai.csv"]
 
     fields = name_fields(report, "csv", GENERATED)
     nasty = {**fields, "instance": "/abs\x00olute\\..\\x", "report": "..", "timezone": "Asia/Dubai"}

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -18,11 +19,30 @@ from ziwo_reports import redaction
 log = logging.getLogger("ziwo_reports")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Option errors as one line, `error: argument --x: ...`, like every other error (exit 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _within_years(value: date, text: str) -> None:
+    """Dates users give stay within the years timewindows allows: date sums never overflow."""
+    from ziwo_reports.timewindows import FIRST_DAY, LAST_DAY
+
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside the years {FIRST_DAY.year} to {LAST_DAY.year} that dates may take"
+        )
+
+
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
+    _within_years(value, text)
+    return value
 
 
 def _instant(text: str) -> datetime:
@@ -32,6 +52,7 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date-time") from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+04:00 or {text}Z")
+    _within_years(value.date(), text)
     return value
 
 
@@ -82,6 +103,56 @@ def _open(db: Path, args: argparse.Namespace, *, read_only: bool):  # -> Warehou
     )
 
 
+def _days(text: str) -> int:
+    """A number of days, 1 to timewindows.MAX_DAYS (ten years)."""
+    from ziwo_reports.timewindows import MAX_DAYS
+
+    value = _positive_int(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {MAX_DAYS} days (ten years)")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number: 0 (any free port) to 65535")
+    return value
+
+
+def _limited(name: str, kind: type[int] | type[float]):  # -> Callable[[str], int | float]
+    """An argparse type for a numeric simulator setting, checked against SimConfig's own LIMITS."""
+
+    def parse(text: str) -> int | float:
+        from ziwo_reports.simulator.world import check_limit
+
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        try:
+            check_limit(name, value)
+        except ValueError as problem:
+            reason = str(problem).split(" is ", 1)[1]  # "<name> <value> is out of range: ..."
+            raise argparse.ArgumentTypeError(f"{text!r} is {reason}") from None
+        return value
+
+    return parse
+
+
+def _check_output(option: str, path: Path) -> None:
+    """Refuse, before any work, an output path that cannot become a file, naming the option."""
+    from ziwo_reports.files import check_output_file
+
+    try:
+        check_output_file(path)
+    except ValueError as problem:
+        raise ValueError(f"{option} {str(path)!r}: {problem}") from None
+
+
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "Ziwo connection (each also from the environment: ZIWO_INSTANCE or ZIWO_BASE_URL, "
@@ -127,12 +198,18 @@ def _settings(args: argparse.Namespace):  # -> ZiwoSettings
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from connectors.ziwo import ZiwoClient, ZiwoListingError
-    from ziwo_reports.pull import pull_to_jsonl
+    from ziwo_reports.files import check_output_file
+    from ziwo_reports.pull import pull_to_jsonl, rejects_path
 
     end = args.to or args.from_
     if end < args.from_:
         raise ValueError(f"--to {end} is before --from {args.from_}")
     out = args.out or Path("reports_out") / f"calls_{args.from_}_{end}.jsonl"
+    _check_output("--out", out)
+    try:
+        check_output_file(rejects_path(out))
+    except ValueError as problem:
+        raise ValueError(f"--out {str(out)!r}: its rejects file {rejects_path(out).name!r}: {problem}") from None
     with ZiwoClient(_settings(args)) as client:
         try:
             result = pull_to_jsonl(client, args.from_, end, out, check_agents=not args.no_agent_check)
@@ -170,15 +247,24 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     from ziwo_reports.simulator import Simulator
 
     simulator = Simulator(_simulator_config(args), host=args.host, port=args.port)
-    cfg = simulator.config
-    print(
-        f"Ziwo simulator on http://{args.host}:{args.port}: seed {cfg.seed}, {cfg.agents} agents, "
-        f"~{cfg.calls_per_day} calls/day, {simulator.first_day}..{simulator.last_day} in {cfg.timezone}, "
-        f"faults {cfg.faults}; log in as {cfg.username}. Ctrl-C stops it.",
-        flush=True,
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        simulator.serve_forever()
+    try:
+        simulator.start()  # bind first: the banner promises an address that answers
+    except OSError as problem:
+        reason = problem.strerror or str(problem)
+        raise ValueError(f"--host {args.host} --port {args.port}: cannot listen there: {reason}") from None
+    try:
+        cfg = simulator.config
+        print(
+            f"Ziwo simulator on {simulator.base_url}: seed {cfg.seed}, {cfg.agents} agents, "
+            f"~{cfg.calls_per_day} calls/day, {simulator.first_day}..{simulator.last_day} in {cfg.timezone}, "
+            f"faults {cfg.faults}; log in as {cfg.username}. Ctrl-C stops it.",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+    finally:
+        simulator.stop()
     return 0
 
 
@@ -258,7 +344,18 @@ _OPTION_OF_FIELD = {
     "settings.fcr_window": "--fcr-window",
     "filters.min_duration_s": "--min-duration", "filters.outcomes": "--outcome", "filters.directions": "--direction",
     "settings.short_abandon_s": "--short-abandon", "settings.service_level_s": "--service-level",
+    "instance": "--instance", "filters.agent_ids": "--agent", "filters.team_ids": "--team",
+    "filters.queue_ids": "--queue", "filters.tags": "--tag", "settings.resolved_dispositions": "--resolved-disposition",
 }  # fmt: skip
+
+
+def _in_option_terms(message: str) -> str:
+    """A spec error in the command line's words: each field followed by its value becomes the option."""
+    for field, option in sorted(_OPTION_OF_FIELD.items(), key=lambda kv: -len(kv[0])):
+        name = field.split(".")[-1]
+        # a field name followed by its value (a quote or a digit) becomes the option
+        message = re.sub(rf"(?<![\w-])(?:{re.escape(field)}|{re.escape(name)}) (?=['\d-])", f"{option} ", message)
+    return message
 
 
 def _ids(text: str) -> list[int]:
@@ -326,36 +423,89 @@ def report_spec_from(args: argparse.Namespace):  # -> ReportSpec
     try:
         return make_spec(**{k: v for k, v in values.items() if v is not None})
     except ReportSpecError as problem:
-        message = str(problem)
-        for field, option in sorted(_OPTION_OF_FIELD.items(), key=lambda kv: -len(kv[0])):
-            name = field.split(".")[-1]
-            # a field name followed by its value (a quote or a digit) becomes the option
-            message = re.sub(rf"(?<![\w-])(?:{re.escape(field)}|{re.escape(name)}) (?=['\d-])", f"{option} ", message)
-        raise ReportSpecError(message) from None
+        raise ReportSpecError(_in_option_terms(str(problem))) from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from connectors.files import write_report_files
-    from ziwo_reports.report import compute_report
+    from ziwo_reports.report import ReportSpecError, compute_report
     from ziwo_reports.report_output import render, write
 
-    spec = report_spec_from(args)
-    files = _file_options(args) if args.files else None
+    spec, files = _report_request(args)
     if not args.db.exists():
         raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
     # Read-only: reports run side by side, and beside nothing that writes; the file is never changed.
     with _open(args.db, args, read_only=True) as warehouse:
-        report = compute_report(warehouse, spec)
+        try:
+            report = compute_report(warehouse, spec)
+        except ReportSpecError as problem:  # an instance the warehouse does not hold
+            raise ReportSpecError(_in_option_terms(str(problem))) from None
     if files:
-        for file in write_report_files(report, files):
+        try:
+            written = write_report_files(report, files)
+        except Exception as problem:  # a full disk: nothing of this run is left in place, or the error lists it
+            raise RuntimeError(f"--files {','.join(args.files)!r}: {problem}") from None
+        for file in written:
             print(f"{report.title}: wrote {file.path} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
     elif args.out is None and args.format is None:
         render(report)
     else:
-        write(report, args.format or "csv", args.out)
+        try:
+            write(report, args.format or "csv", args.out)
+        except OSError as problem:
+            raise OSError(f"--out {str(args.out)!r}: {problem}") from None
         if args.out is not None:
             print(f"{report.title}: {report.table.num_rows} rows -> {args.out}")
     return 0
+
+
+def _report_request(args: argparse.Namespace):  # -> tuple[ReportSpec, FileOptions | None]
+    """The spec and file options of `report`, with every option checked before the warehouse is
+    opened: options that conflict, the window's size, the output file or folder and its names."""
+    from ziwo_reports.report import ReportSpecError, report_window
+
+    def given(*options: tuple[str, object]) -> list[str]:
+        return [f"{option} {str(value)!r}" for option, value in options if value is not None]
+
+    if args.files:
+        clashing = given(("--format", args.format), ("--out", args.out))
+        if clashing:
+            raise ValueError(
+                f"--files {','.join(args.files)!r} conflicts with {' and '.join(clashing)}: report files go to "
+                "--destination, named by --template; give --files or --format/--out"
+            )
+    else:
+        stray = given(("--destination", args.destination), ("--template", args.template))
+        if stray:
+            raise ValueError(f"{' and '.join(stray)}: only with --files, which is not given")
+    spec = report_spec_from(args)
+    try:
+        _, window = report_window(spec)
+    except ReportSpecError as problem:
+        raise ReportSpecError(_in_option_terms(str(problem))) from None
+    if not args.files:
+        if args.out is not None:
+            _check_output("--out", args.out)
+        return spec, None
+    files = _file_options(args)
+    _check_report_files(args, spec, window, files)
+    return spec, files
+
+
+def _check_report_files(args: argparse.Namespace, spec, window, files) -> None:
+    """The destination is a folder (or can be made one) and every file name fits the file system."""
+    from connectors.files.destination import DestinationError, OutsideDestinationError
+    from connectors.files.naming import TemplateError
+    from connectors.files.write import check_report_files
+
+    try:
+        check_report_files(spec, window, files)
+    except DestinationError as problem:
+        raise ValueError(f"--destination {files.destination!r}: {problem}") from None
+    except (TemplateError, OutsideDestinationError) as problem:
+        message = str(problem).removeprefix(f"file name template {files.template!r} ")
+        default = "" if args.template else " (the default)"
+        raise ValueError(f"--template {files.template!r}{default}: {message}") from None
 
 
 def _file_options(args: argparse.Namespace):  # -> FileOptions
@@ -364,7 +514,7 @@ def _file_options(args: argparse.Namespace):  # -> FileOptions
 
     from connectors.files import FileOptions
 
-    values = {"formats": args.files, "destination": str(args.destination)}
+    values = {"formats": args.files, "destination": str(args.destination or "reports_out")}
     if args.template:
         values["template"] = args.template
     try:
@@ -372,7 +522,8 @@ def _file_options(args: argparse.Namespace):  # -> FileOptions
     except ValidationError as problems:
         error = problems.errors()[0]
         option = "--" + str(error["loc"][0]).replace("formats", "files")
-        raise ValueError(f"{option} {error['input']!r}: {error['msg'].removeprefix('Value error, ')}") from None
+        message = error["msg"].removeprefix("Value error, ").removeprefix(f"file name template {error['input']!r} ")
+        raise ValueError(f"{option} {error['input']!r}: {message}") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -452,37 +603,66 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _add_simulator_options(parser: argparse.ArgumentParser, *, faults: str, fault_rate: float) -> None:
     from ziwo_reports.simulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, FAULT_MODES
 
+    def whole(name: str):  # -> Callable[[str], int]
+        return _limited(name, int)
+
+    def number(name: str):  # -> Callable[[str], float]
+        return _limited(name, float)
+
     g = parser.add_argument_group("simulated instance")
-    g.add_argument("--seed", type=int, default=42, help="same seed, same data (default 42)")
-    g.add_argument("--days", type=_positive_int, default=30, help="days of history up to today (default 30)")
-    g.add_argument("--agents", type=_positive_int, default=25, help="number of agents (default 25)")
-    g.add_argument("--calls-per-day", type=_positive_int, default=2000, help="average contacts a day (default 2000)")
+    g.add_argument("--seed", type=whole("seed"), default=42, help="same seed, same data (default 42)")
+    g.add_argument("--days", type=whole("days"), default=30, help="days of history up to today (default 30)")
+    g.add_argument("--agents", type=whole("agents"), default=25, help="number of agents (default 25)")
+    g.add_argument(
+        "--calls-per-day",
+        type=whole("calls_per_day"),
+        default=2000,
+        help="average contacts a day (default 2000)",
+    )
     g.add_argument("--timezone", default="Asia/Dubai", help="the instance's IANA time zone (default Asia/Dubai)")
     g.add_argument("--now", type=_instant, help="simulated current time, ISO 8601 with offset (default: now)")
     g.add_argument("--faults", choices=FAULT_MODES, default=faults, help=f"fault mode (default {faults})")
     g.add_argument(
         "--fault-rate",
-        type=float,
+        type=number("fault_rate"),
         default=fault_rate,
         help=f"share of requests with a fault (default {fault_rate})",
     )
     g.add_argument(
         "--bad-record-rate",
-        type=float,
+        type=number("bad_record_rate"),
         default=0.005,
         help="share of malformed records, hostile mode (default 0.005)",
     )
-    g.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds sent with 429 (default 1)")
-    g.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a slow response (default 1.0)")
-    g.add_argument("--token-ttl", type=float, default=3600.0, help="access-token lifetime in seconds (default 3600)")
     g.add_argument(
-        "--max-page-size", type=_positive_int, help="largest page served (default 1000; hostile faults: 100)"
+        "--retry-after",
+        type=whole("retry_after"),
+        default=1,
+        help="Retry-After seconds sent with 429 (default 1)",
+    )
+    g.add_argument(
+        "--slow-seconds",
+        type=number("slow_seconds"),
+        default=1.0,
+        help="delay of a slow response (default 1.0)",
+    )
+    g.add_argument(
+        "--token-ttl",
+        type=number("token_ttl"),
+        default=3600.0,
+        help="access-token lifetime in seconds (default 3600)",
+    )
+    g.add_argument(
+        "--max-page-size", type=whole("max_page_size"), help="largest page served (default 1000; hostile faults: 100)"
     )
     g.add_argument(
         "--no-totals", dest="totals", action="store_false", help="call-history pages say no info.totalRecords"
     )
     g.add_argument(
-        "--cache-days", type=_positive_int, default=4, help="days kept in memory (default 4; benchmarks: all)"
+        "--cache-days",
+        type=whole("cache_days"),
+        default=4,
+        help="days kept in memory (default 4; benchmarks: all)",
     )
     g.add_argument(
         "--username",
@@ -551,7 +731,7 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ziwo-reports", description="Reports on Ziwo call-center data.")
+    parser = _Parser(prog="ziwo-reports", description="Reports on Ziwo call-center data.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -577,7 +757,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--full-refresh", action="store_true", help="re-read all held days; drop legs Ziwo no longer lists"
     )
-    ingest.add_argument("--initial-days", type=_positive_int, default=30, help="days a first run reads (default 30)")
+    ingest.add_argument(
+        "--initial-days", type=_days, default=30, help="days a first run reads (default 30, at most 3660)"
+    )
     _add_wait_option(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
@@ -587,8 +769,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="write to this file (default: the terminal)")
     f = report.add_argument_group("report files (Excel, CSV, Parquet, JSON; see README)")
     f.add_argument("--files", type=_formats, help="write these files, comma-separated: xlsx,csv,parquet,json")
-    f.add_argument("--destination", default="reports_out", help="folder or fsspec URL (default reports_out)")
-    f.add_argument("--template", help="file name template (default {report}_{instance}_{period_start:%%Y-%%m-%%d})")
+    f.add_argument("--destination", help="folder or fsspec URL (default reports_out)")
+    f.add_argument("--template", help="file name template (default {report}_{instance}_{period}_{zone}.{ext})")
     _add_wait_option(report)
     report.set_defaults(func=cmd_report)
 
@@ -601,7 +783,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("simulator", help="serve the built-in Ziwo API simulator")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    sim.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    sim.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any free port)")
     _add_simulator_options(sim, faults="none", fault_rate=0.05)
     sim.set_defaults(func=cmd_simulator)
 
@@ -631,7 +813,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # one clean line for the user; the traceback only with -vv
         log.debug("failed", exc_info=True)
-        print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
+        message = re.sub(r"\s*\n\s*", " ", str(exc).strip())  # one line, whatever the exception held
+        print(f"error: {redaction.redact(message)}", file=sys.stderr)
         return 1
 
 

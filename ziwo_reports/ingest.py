@@ -35,6 +35,7 @@ from ziwo_reports.staging import (
     record_hash,
     reference_table,
 )
+from ziwo_reports.timewindows import MAX_DURATION, check_day, check_days
 from ziwo_reports.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -48,13 +49,17 @@ _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def parse_duration(text: str) -> timedelta:
-    """`48h`, `2d`, `90m`, `1h30m` or plain hours (`36`)."""
+    """`48h`, `2d`, `90m`, `1h30m` or plain hours (`36`), up to MAX_DURATION (366 days)."""
     cleaned = text.strip().lower().replace(" ", "")
     if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
-        return timedelta(hours=float(cleaned))
-    if not cleaned or _DURATION.sub("", cleaned):
+        seconds = float(cleaned) * 3600
+    elif not cleaned or _DURATION.sub("", cleaned):
         raise ValueError(f"{text!r} is not a duration such as 48h, 2d, 90m or 1h30m")
-    return timedelta(seconds=sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(cleaned)))
+    else:
+        seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(cleaned))
+    if seconds > MAX_DURATION.total_seconds():  # checked before timedelta(), which overflows on huge numbers
+        raise ValueError(f"{text!r} is longer than {MAX_DURATION.days} days, the longest duration accepted")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,12 @@ class IngestOptions:
     def __post_init__(self) -> None:
         if self.lookback < timedelta(0):
             raise ValueError(f"lookback must not be negative, got {self.lookback}")
-        if self.initial_days < 1:
-            raise ValueError(f"initial_days must be at least 1, got {self.initial_days}")
+        if self.lookback > MAX_DURATION:
+            raise ValueError(f"lookback {self.lookback} is longer than {MAX_DURATION.days} days: backfill instead")
+        check_days(self.initial_days, "initial_days")  # today minus it stays a date
+        for name in ("first_day", "last_day"):
+            if getattr(self, name) is not None:
+                check_day(getattr(self, name), name)
         if self.first_day and self.last_day and self.last_day < self.first_day:
             raise ValueError(f"last day {self.last_day} is before first day {self.first_day}")
 

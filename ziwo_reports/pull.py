@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from connectors.ziwo import PullStats, ZiwoClient
-from ziwo_reports.files import atomic_writer
+from ziwo_reports.files import atomic_writers
 
 
 @dataclass
@@ -29,10 +29,11 @@ def rejects_path(out: Path) -> Path:
 
 
 def pull_to_jsonl(client: ZiwoClient, start: date, end: date, out: Path, *, check_agents: bool = True) -> PullResult:
-    """Write each accepted record as Ziwo sent it, one per line, and each reject with its reason."""
+    """Write each accepted record as Ziwo sent it, one per line, and each reject with its reason.
+    Both files appear together, and only when the whole pull succeeded."""
     known_agents = {agent["id"] for agent in client.agents()} if check_agents else None
     rejects_out = rejects_path(out)
-    with atomic_writer(out) as records_file, atomic_writer(rejects_out) as rejects_file:
+    with atomic_writers(out, rejects_out) as (records_file, rejects_file):
         for batch in client.iter_calls(start, end, known_agent_ids=known_agents):
             for record in batch.records:
                 records_file.write(json.dumps(record.raw, separators=(",", ":"), ensure_ascii=False) + "\n")

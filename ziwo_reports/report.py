@@ -11,16 +11,20 @@ from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from connectors.ziwo.assumptions import TRANSFER_CAUSES
 from ziwo_reports.contacts import check_contacts
 from ziwo_reports.timewindows import (
     INTERVALS,
+    MAX_DURATION,
     PRESETS,
     WEEKDAYS,
     ReportZone,
     Window,
+    check_day,
+    check_instant,
+    check_interval_count,
     check_rolling_date,
     intervals,
     parse_timezone,
@@ -41,6 +45,13 @@ RollingDate = Literal[
 LastNDays = Annotated[str, Field(pattern=r"^last_n_days:\d+$", title="last_n_days:N")]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
+#: Ziwo ids are positive 64-bit integers (BIGINT in the warehouse): larger ones cannot be compared there.
+MAX_ID = 2**63 - 1
+ZiwoId = Annotated[int, Field(ge=1, le=MAX_ID)]
+#: Seconds settings and filters, up to MAX_DURATION (366 days): beyond it a setting means nothing,
+#: and the SQL's microsecond arithmetic stays far inside 64 bits.
+MAX_SECONDS = int(MAX_DURATION.total_seconds())
+
 assert set(Interval.__args__) == set(INTERVALS) and set(Weekday.__args__) == set(WEEKDAYS)  # type: ignore[attr-defined]
 assert {*RollingDate.__args__, "last_n_days:N"} == set(PRESETS)  # type: ignore[attr-defined]
 
@@ -50,15 +61,17 @@ class ReportFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agent_ids: list[int] | None = Field(default=None, description="Only these agents.")
-    team_ids: list[int] | None = Field(default=None, description="Only agents of these teams.")
-    queue_ids: list[int] | None = Field(default=None, description="Only these queues.")
+    agent_ids: list[ZiwoId] | None = Field(default=None, description="Only these agents.")
+    team_ids: list[ZiwoId] | None = Field(default=None, description="Only agents of these teams.")
+    queue_ids: list[ZiwoId] | None = Field(default=None, description="Only these queues.")
     outcomes: list[Outcome] | None = Field(
         default=None, description="Only legs with one of these outcomes ('successful' means answered)."
     )
     directions: list[Direction] | None = Field(default=None, description="Only these directions.")
     tags: list[str] | None = Field(default=None, description="Only legs with any of these tags.")
-    min_duration_s: int | None = Field(default=None, ge=0, description="Only legs lasting at least this long.")
+    min_duration_s: int | None = Field(
+        default=None, ge=0, le=MAX_SECONDS, description="Only legs lasting at least this long."
+    )
 
     @field_validator("outcomes")
     @classmethod
@@ -90,14 +103,20 @@ class MetricSettings(BaseModel):
     csat_credit: Literal["last", "first"] = Field(
         default="last", description="CSAT goes to the last (or first) agent who handled the contact."
     )
-    short_abandon_s: int = Field(default=10, ge=0, description="Abandons sooner than this are short abandons.")
-    service_level_s: int = Field(default=20, ge=0, description="Answered within this many seconds counts as in SL.")
+    short_abandon_s: int = Field(
+        default=10, ge=0, le=MAX_SECONDS, description="Abandons sooner than this are short abandons."
+    )
+    service_level_s: int = Field(
+        default=20, ge=0, le=MAX_SECONDS, description="Answered within this many seconds counts as in SL."
+    )
 
     @field_validator("fcr_window")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError(f"fcr_window {value} must be longer than zero")
+        if value > MAX_DURATION:
+            raise ValueError(f"fcr_window {value} is longer than {MAX_DURATION.days} days")
         return value
 
 
@@ -139,7 +158,12 @@ class ReportSpec(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError(f"as_of {value.isoformat()!r} needs a UTC offset")
-        return value
+        return value if value is None else check_instant(value, "as_of")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _in_range(cls, value: date | None, info: ValidationInfo) -> date | None:
+        return value if value is None else check_day(value, str(info.field_name))
 
     @model_validator(mode="after")
     def _consistent(self) -> ReportSpec:
@@ -148,6 +172,10 @@ class ReportSpec(BaseModel):
                 raise ValueError("rolling_date 'custom' needs start and end")
             if self.end < self.start:
                 raise ValueError(f"end {self.end} is before start {self.start}")
+        elif self.start is not None or self.end is not None:  # else they would be ignored, silently
+            pairs = (("start", self.start), ("end", self.end))
+            given = " and ".join(f"{name} {value}" for name, value in pairs if value is not None)
+            raise ValueError(f"{given}: only with rolling_date 'custom', not with rolling_date {self.rolling_date!r}")
         if self.group_by is None:
             self.group_by = "queue" if self.report == "queue-performance" else "agent"
         if self.report == "queue-performance" and self.group_by not in ("queue", "none"):
@@ -180,6 +208,35 @@ def make_spec(**values: Any) -> ReportSpec:
             else:
                 lines.append(f"{field} {given!r}: {message}")
         raise ReportSpecError("; ".join(lines)) from None
+
+
+class UnknownInstanceError(ReportSpecError):
+    """The warehouse holds nothing of the spec's instance (a typo would report zero rows)."""
+
+
+def check_instance(warehouse: Warehouse, instance: str | None) -> None:
+    """Refuse an instance the warehouse holds nothing of, naming those it holds."""
+    if instance is None:
+        return
+    (held,) = warehouse.one("instance_held", instance=instance) or (False,)
+    if not held:
+        names = [name for (name,) in warehouse.run("held_instances")]
+        holds = ", ".join(repr(name) for name in names) if names else "none yet (run `ziwo-reports ingest`)"
+        raise UnknownInstanceError(f"instance {instance!r}: the warehouse holds no such instance; it holds {holds}")
+
+
+def report_window(spec: ReportSpec, now: datetime | None = None) -> tuple[datetime, Window]:
+    """The spec's "now" (UTC) and window, refused up front when its interval count would pass
+    MAX_INTERVALS: counted, not made. Needs no warehouse, so a command checks it first."""
+    as_of = (spec.as_of or now or datetime.now(UTC)).astimezone(UTC)
+    window = rolling_window(
+        spec.rolling_date, spec.zone, as_of, start=spec.start, end=spec.end, week_start=spec.settings.week_start
+    )
+    try:
+        check_interval_count(window, spec.interval, spec.zone, week_start=spec.settings.week_start)
+    except ValueError as problem:
+        raise ReportSpecError(str(problem)) from None
+    return as_of, window
 
 
 @dataclass
@@ -250,11 +307,9 @@ def _legs_span(spec: ReportSpec, window: Window) -> tuple[datetime, datetime]:
 def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None = None) -> Report:
     """Run the spec's report over the warehouse; the rows come back as an Arrow table."""
     zone = spec.zone
-    as_of = (spec.as_of or now or datetime.now(UTC)).astimezone(UTC)
+    as_of, window = report_window(spec, now)
     settings, filters = spec.settings, spec.filters
-    window = rolling_window(
-        spec.rolling_date, zone, as_of, start=spec.start, end=spec.end, week_start=settings.week_start
-    )
+    check_instance(warehouse, spec.instance)
     check_contacts(warehouse, spec.instance)
     held_until = data_horizon(warehouse, spec.instance)
     legs_from, legs_until = _legs_span(spec, window)

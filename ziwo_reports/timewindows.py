@@ -31,8 +31,48 @@ INTERVALS = ("none", "15m", "30m", "hour", "day", "week", "month")
 INTERVAL_SECONDS = {"15m": 900, "30m": 1800, "hour": 3600}  # absolute lengths; the others follow the calendar
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
+#: The days users may give (custom windows, --as-of, ingest and pull ranges, the simulator's now):
+#: no Ziwo call predates 2000 and no run looks past 2100. The bounds keep every date sum in the
+#: pipeline (ten years back, a window's edges plus two days, a zone's 14 hours) far from the
+#: ends of Python's calendar (years 1 to 9999), where they would overflow.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+#: The most days a window reaches back (last_n_days:N) or a first ingest reads: ten years, beyond
+#: any contact center's reporting and inside the date bounds from any day in them.
+MAX_DAYS = 3660
+#: The longest duration accepted (ingest lookback, FCR window, seconds settings and filters): a leap
+#: year. Re-reading more is a backfill (--from/--to), a longer FCR window is not first-call resolution.
+MAX_DURATION = timedelta(days=366)
+#: The most periods a report may have: a year of 15-minute intervals (366 x 96). Each period costs
+#: lookup buckets and a row per group; `last_n_days:99999 --interval 15m` would need 9.6 million
+#: periods and gigabytes before the first leg is read.
+MAX_INTERVALS = 366 * 96
+
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 _LAST_N = re.compile(r"^last_n_days:(-?\d+)$")
+
+
+def check_day(value: date, name: str) -> date:
+    """`value`, if it lies in FIRST_DAY..LAST_DAY; else a ValueError naming `name` and the bounds."""
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"{name} {value} is outside the years {FIRST_DAY.year} to {LAST_DAY.year} that dates may take")
+    return value
+
+
+def check_instant(value: datetime, name: str) -> datetime:
+    """`value`, if its date (as written) lies in FIRST_DAY..LAST_DAY."""
+    if not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise ValueError(
+            f"{name} {value.isoformat()} is outside the years {FIRST_DAY.year} to {LAST_DAY.year} that dates may take"
+        )
+    return value
+
+
+def check_days(value: int, name: str) -> int:
+    """A number of days: 1 to MAX_DAYS."""
+    if not 1 <= value <= MAX_DAYS:
+        raise ValueError(f"{name} {value} is not between 1 and {MAX_DAYS} days (ten years)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -101,12 +141,15 @@ def week_start_index(name: str) -> int:
 
 
 def check_rolling_date(text: str) -> str:
-    """The rolling date, checked: one of PRESETS, with N >= 1 for last_n_days:N."""
+    """The rolling date, checked: one of PRESETS, with 1 <= N <= MAX_DAYS for last_n_days:N."""
     value = (text or "").strip().lower()
     match = _LAST_N.match(value)
     if match:
-        if int(match.group(1)) < 1:
+        negative, digits = match.group(1).startswith("-"), match.group(1).lstrip("-").lstrip("0")
+        if negative or not digits:
             raise ValueError(f"rolling_date {text!r}: N must be at least 1")
+        if len(digits) > len(str(MAX_DAYS)) or int(digits) > MAX_DAYS:  # no int() of a 5,000-digit number
+            raise ValueError(f"rolling_date {text!r}: N must be at most {MAX_DAYS} (ten years)")
         return value
     if value not in PRESETS or value == "last_n_days:N".lower():
         raise ValueError(f"rolling_date {text!r} is not one of {', '.join(PRESETS)}")
@@ -184,6 +227,39 @@ def intervals(window: Window, interval: str, zone: ReportZone, *, week_start: st
         end = min(zone.midnight(local_day), window.end)
         yield Window(start, end)
         start = end
+
+
+def interval_count(window: Window, interval: str, zone: ReportZone, *, week_start: str = "monday") -> int:
+    """How many intervals `intervals` yields for the window, worked out without making them."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval {interval!r} is not one of {', '.join(INTERVALS)}")
+    if window.end <= window.start:
+        return 0
+    if interval == "none":
+        return 1
+    if interval in INTERVAL_SECONDS:
+        return -(-(window.end - window.start) // timedelta(seconds=INTERVAL_SECONDS[interval]))  # rounded up
+    first = zone.local(window.start).date()
+    last = zone.local(window.end - timedelta(microseconds=1)).date()  # the last local day inside
+    if interval == "day":
+        return (last - first).days + 1
+    if interval == "week":
+        boundary = _next_boundary(zone, first, "week", week_start_index(week_start))
+        return 1 if boundary > last else 2 + (last - boundary).days // 7
+    return (last.year - first.year) * 12 + last.month - first.month + 1  # month
+
+
+def check_interval_count(window: Window, interval: str, zone: ReportZone, *, week_start: str = "monday") -> int:
+    """The number of intervals, refused beyond MAX_INTERVALS before any is made."""
+    count = interval_count(window, interval, zone, week_start=week_start)
+    if count > MAX_INTERVALS:
+        days = (window.end - window.start) / timedelta(days=1)
+        raise ValueError(
+            f"interval {interval!r} over a window of {days:,.0f} days makes {count:,} periods, more than the "
+            f"{MAX_INTERVALS:,} a report may have (a year of 15-minute intervals): choose a longer interval "
+            "or a shorter window"
+        )
+    return count
 
 
 _NO_SPLIT = 2**63 - 1  # a bucket with no period start inside it

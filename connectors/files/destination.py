@@ -1,10 +1,13 @@
 """Where files go: a local folder or any fsspec URL (s3://, sftp://, gcs://, memory://), written so
 that the target name only ever holds a whole file.
 
-Local: a hidden temporary file in the target folder, fsync, then os.replace (or os.link, which
-refuses to overwrite, for the `never` and `version` policies). fsspec: the file is written locally
-first (writers need a seekable file; remote ones often are not), uploaded as `.<name>.<token>.part`
-beside the target, then moved onto the name. On any exception the temporary file is removed."""
+A file is first *staged*, then *committed*. Local: staged as a hidden temporary file in the target
+folder, committed with fsync and os.replace (or os.link, which refuses to overwrite, for the `never`
+and `version` policies). fsspec: staged in a local temporary file (writers need a seekable file;
+remote ones often are not), committed by an upload as `.<name>.<token>.part` beside the target and
+a move onto the name. Whatever is not committed is discarded: the temporary file, and the folders
+staging made. Temporary names keep at most 100 bytes of the final name, so they are never the
+reason a legal name fails."""
 
 from __future__ import annotations
 
@@ -15,13 +18,13 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from connectors.files.options import Overwrite
-from ziwo_reports.files import new_file_mode
+from ziwo_reports.files import check_folder, new_file_mode, part_prefix
 
 _MAX_VERSIONS = 10_000
 
@@ -34,6 +37,10 @@ class OutsideDestinationError(ValueError):
     """A file name that would land outside the destination folder."""
 
 
+class DestinationError(ValueError):
+    """A destination that cannot hold files, such as a local path that is a file."""
+
+
 @dataclass
 class Staged:
     """A file being written: `file` while it is open; `path` and `bytes` once it is in place."""
@@ -41,6 +48,10 @@ class Staged:
     file: IO[bytes]
     path: str = ""
     bytes: int = 0
+    target: str = ""  # where it goes
+    tmp: str = ""  # local: the temporary file beside the target
+    created: list[Path] = field(default_factory=list)  # local: folders made for it, outermost first
+    committed: bool = False
 
 
 def versioned(name: str, number: int) -> str:
@@ -63,10 +74,32 @@ class Destination(ABC):
     @abstractmethod
     def exists(self, path: str) -> bool: ...
 
+    def check(self) -> None:  # noqa: B027 (remote destinations have nothing to check up front)
+        """Refuse, before anything is written, a destination that cannot hold files."""
+
     @abstractmethod
-    def atomic(self, path: str, overwrite: Overwrite) -> AbstractContextManager[Staged]:
+    def stage(self, path: str) -> Staged:
+        """A temporary file for `path`, open for writing."""
+
+    @abstractmethod
+    def commit(self, staged: Staged, overwrite: Overwrite) -> None:
+        """Move a staged file to its target (or, for `version`, the next free name); sets its
+        `path` and `bytes`."""
+
+    @abstractmethod
+    def discard(self, staged: Staged) -> None:
+        """Close a staged file and remove what is left of it (nothing, once committed)."""
+
+    @contextmanager
+    def atomic(self, path: str, overwrite: Overwrite) -> Iterator[Staged]:
         """A context giving a binary file; on a clean exit the file is moved to `path` (or, for
         `version`, the next free name), on an exception it is removed."""
+        staged = self.stage(path)
+        try:
+            yield staged
+            self.commit(staged, overwrite)
+        finally:
+            self.discard(staged)
 
     def check_free(self, path: str, overwrite: Overwrite) -> None:
         if overwrite == "never" and self.exists(path):
@@ -86,22 +119,35 @@ class LocalDestination(Destination):
     def exists(self, path: str) -> bool:
         return os.path.lexists(path)
 
-    @contextmanager
-    def atomic(self, path: str, overwrite: Overwrite) -> Iterator[Staged]:
-        final = Path(path)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    def check(self) -> None:
         try:
-            with os.fdopen(fd, "wb") as handle:
-                staged = Staged(handle)
-                yield staged
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, new_file_mode())
-            staged.path = self._commit(tmp, path, overwrite)
-            staged.bytes = os.path.getsize(staged.path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+            check_folder(self.folder)
+        except ValueError as problem:
+            raise DestinationError(str(problem)) from None
+
+    def stage(self, path: str) -> Staged:
+        final = Path(path)
+        created = [folder for folder in reversed(final.parents) if not os.path.lexists(folder)]
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=part_prefix(final.name), suffix=".part", dir=final.parent)
+        return Staged(os.fdopen(fd, "wb"), target=path, tmp=tmp, created=created)
+
+    def commit(self, staged: Staged, overwrite: Overwrite) -> None:
+        staged.file.flush()
+        os.fsync(staged.file.fileno())
+        staged.file.close()
+        os.chmod(staged.tmp, new_file_mode())
+        staged.path = self._commit(staged.tmp, staged.target, overwrite)
+        staged.bytes = os.path.getsize(staged.path)
+        staged.committed = True
+
+    def discard(self, staged: Staged) -> None:
+        staged.file.close()
+        Path(staged.tmp).unlink(missing_ok=True)
+        if not staged.committed:
+            for folder in reversed(staged.created):  # innermost first; a folder others use stays
+                with suppress(OSError):
+                    folder.rmdir()
 
     def _commit(self, tmp: str, path: str, overwrite: Overwrite) -> str:
         if overwrite == "replace":
@@ -145,26 +191,29 @@ class FsspecDestination(Destination):
     def exists(self, path: str) -> bool:
         return self.fs.exists(path)
 
-    @contextmanager
-    def atomic(self, path: str, overwrite: Overwrite) -> Iterator[Staged]:
-        folder, name = posixpath.split(path)
-        part = posixpath.join(folder, f".{name}.{secrets.token_hex(4)}.part")
-        with tempfile.TemporaryFile() as local:
-            staged = Staged(local)
-            yield staged
-            staged.bytes = local.tell()
-            local.seek(0)
-            try:
-                self.fs.makedirs(folder, exist_ok=True)
-                with self.fs.open(part, "wb") as remote:
-                    shutil.copyfileobj(local, remote, 1 << 20)
-                final = self._free_name(path, overwrite)
-                self.fs.mv(part, final)
-            except BaseException:
-                if self.fs.exists(part):
-                    self.fs.rm(part)
-                raise
-        staged.path = self.url(final)
+    def stage(self, path: str) -> Staged:
+        return Staged(tempfile.TemporaryFile(), target=path)
+
+    def commit(self, staged: Staged, overwrite: Overwrite) -> None:
+        folder, name = posixpath.split(staged.target)
+        part = posixpath.join(folder, f"{part_prefix(name)}{secrets.token_hex(4)}.part")
+        local = staged.file
+        size = local.tell()
+        local.seek(0)
+        try:
+            self.fs.makedirs(folder, exist_ok=True)
+            with self.fs.open(part, "wb") as remote:
+                shutil.copyfileobj(local, remote, 1 << 20)
+            final = self._free_name(staged.target, overwrite)
+            self.fs.mv(part, final)
+        except BaseException:
+            if self.fs.exists(part):
+                self.fs.rm(part)
+            raise
+        staged.path, staged.bytes, staged.committed = self.url(final), size, True
+
+    def discard(self, staged: Staged) -> None:
+        staged.file.close()
 
     def _free_name(self, path: str, overwrite: Overwrite) -> str:
         # fsspec has no portable "create only if absent": exists() then mv() can race with another writer.

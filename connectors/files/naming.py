@@ -1,4 +1,4 @@
-"""File names from a template such as `{report}_{instance}_{period_start:%Y-%m-%d}.{ext}`.
+"""File names from a template such as `{report}_{instance}_{period}_{zone}.{ext}`.
 
 Every field value is sanitised (no separators, NUL, control characters, leading dots), so nothing
 that comes from data, such as an instance named `../../etc`, can leave the destination folder;
@@ -6,21 +6,28 @@ the template's own text may name sub-folders (`{instance}/{report}.{ext}`) but n
 
 from __future__ import annotations
 
+import os
 import re
 import string
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
-DEFAULT_TEMPLATE = "{report}_{instance}_{period_start:%Y-%m-%d}.{ext}"
+from ziwo_reports.files import NAME_MAX, shown
+
+#: The period and the zone keep apart the files of runs that differ in them: a daily report in
+#: Asia/Dubai and a manual one in UTC of the same day, a daily and a weekly report from one Monday.
+DEFAULT_TEMPLATE = "{report}_{instance}_{period}_{zone}.{ext}"
 
 FIELDS = (
     "report",
     "instance",
     "rolling_date",
     "timezone",
+    "zone",
     "group_by",
     "interval",
+    "period",
     "period_start",
     "period_end",
     "window_start",
@@ -96,6 +103,12 @@ def render_name(template: str, fields: dict[str, Any], ext: str) -> str:
                 f"file name template {template!r} gives {name!r}: each part must be a plain name, "
                 "not absolute, empty, '..' or hidden"
             )
+        size = len(os.fsencode(segment))
+        if size > NAME_MAX:
+            raise TemplateError(
+                f"file name template {template!r} gives a name {size} bytes long ({shown(segment)!r}); "
+                f"file systems allow {NAME_MAX} bytes per name"
+            )
     return name
 
 
@@ -108,19 +121,36 @@ def check_template(template: str) -> None:
     render_name(template, fields, "csv")
 
 
+def zone_name(label: str) -> str:
+    """A report zone as a file name part: `Asia/Dubai` -> `Asia-Dubai`, `UTC-12:00` -> `UTC-12-00`."""
+    return label.replace("/", "-").replace(":", "-")
+
+
+def period_name(first: datetime, last: datetime) -> str:
+    """The days a window covers: `2026-11-23`, or `2026-11-16--2026-11-22` (ISO 8601's interval
+    with `--` for the `/` a file name cannot hold) when it spans more than one day."""
+    if first.date() == last.date():
+        return f"{first:%Y-%m-%d}"
+    return f"{first:%Y-%m-%d}--{last:%Y-%m-%d}"
+
+
 def name_fields(report: Any, fmt: str, generated_at: datetime) -> dict[str, Any]:
     """The template's fields for a report: times are aware datetimes in the report zone;
     period_end is the last instant inside the window, so '%Y-%m-%d' gives the last day included."""
     spec, zone, window = report.spec, report.zone, report.window
+    first = zone.local(window.start)
+    last = zone.local(max(window.start, window.end - timedelta(microseconds=1)))
     return {
         "report": spec.report,
         "instance": spec.instance or "all",
         "rolling_date": spec.rolling_date,
         "timezone": zone.label,
+        "zone": zone_name(zone.label),
         "group_by": spec.group_by,
         "interval": spec.interval,
-        "period_start": zone.local(window.start),
-        "period_end": zone.local(max(window.start, window.end - timedelta(microseconds=1))),
+        "period": period_name(first, last),
+        "period_start": first,
+        "period_end": last,
         "window_start": zone.local(window.start),
         "window_end": zone.local(window.end),
         "generated_at": zone.local(generated_at),

@@ -46,10 +46,11 @@ class FileOptions(BaseModel):
     )
     template: str = Field(
         default=DEFAULT_TEMPLATE,
-        description="File name template. Fields: report, instance, rolling_date, timezone, group_by, interval, "
-        "period_start, period_end (the last day included), window_start, window_end (excluded), generated_at, "
-        "format, ext; dates take strftime formats, e.g. {period_start:%Y-%m-%d}. The format's extension replaces "
-        "or completes the name's.",
+        description="File name template. Fields: report, instance, rolling_date, timezone, zone (the time zone as "
+        "a name part: Asia-Dubai, UTC-12-00), group_by, interval, period (2026-11-23, or 2026-11-16--2026-11-22 "
+        "when the window spans several days), period_start, period_end (the last day included), window_start, "
+        "window_end (excluded), generated_at, format, ext; dates take strftime formats, e.g. "
+        "{period_start:%Y-%m-%d}. The format's extension replaces or completes the name's.",
     )
     overwrite: Overwrite = Field(
         default="replace",

@@ -7,14 +7,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, Any
 
+import pyarrow as pa
+
 from connectors.files.csv_file import write_csv
-from connectors.files.destination import open_destination
+from connectors.files.destination import Destination, Staged, open_destination
 from connectors.files.excel import write_xlsx
 from connectors.files.json_file import write_json
 from connectors.files.naming import name_fields, render_name
 from connectors.files.options import FileOptions, WrittenFile
 from connectors.files.parquet_file import write_parquet
-from ziwo_reports.report import Report
+from ziwo_reports.report import Report, ReportSpec
+from ziwo_reports.timewindows import Window
 
 Writer = Callable[[Report, IO[bytes], FileOptions, datetime], Any]
 
@@ -32,6 +35,32 @@ WRITERS: dict[str, Writer] = {
 }
 
 
+class PartlyWrittenError(OSError):
+    """A file of a run could not be moved into place after others were: they are named."""
+
+
+def _targets(report: Report, options: FileOptions, generated_at: datetime) -> tuple[Destination, list[tuple[str, str]]]:
+    """The destination and each format's full path: the destination checked to be a folder (or
+    one that can be made), every name rendered and checked, none taken under overwrite 'never'."""
+    destination = open_destination(options.destination)
+    destination.check()
+    targets = []
+    for fmt in options.formats:
+        name = render_name(options.template, name_fields(report, fmt, generated_at), fmt)
+        targets.append((fmt, destination.target(name)))
+    for _, path in targets:
+        destination.check_free(path, options.overwrite)
+    return destination, targets
+
+
+def check_report_files(spec: ReportSpec, window: Window, options: FileOptions) -> list[str]:
+    """Where a report's files would go, checked as `write_report_files` checks them, before the
+    report is computed: a command refuses a bad destination or name before any work."""
+    now = datetime.now(UTC)
+    preview = Report(spec, spec.zone, window, now, now, pa.table({}))
+    return [path for _, path in _targets(preview, options, now)[1]]
+
+
 def write_report_files(
     report: Report,
     options: FileOptions | None = None,
@@ -41,21 +70,30 @@ def write_report_files(
 ) -> list[WrittenFile]:
     """Write `report` once per format of `options` (FileOptions; keyword arguments override its
     fields, e.g. `formats=["xlsx"], destination="s3://bucket/reports"`). Every name is worked out
-    and, with overwrite 'never', checked free before anything is written; then each file is written
-    atomically. Returns what was written, in the order of the formats."""
+    and checked first; then every format is written to a temporary file, and only when all are
+    written are they moved into place, so a failure (a full disk) leaves the destination as it was.
+    If a move fails after others, the error names the files already in place. Returns what was
+    written, in the order of the formats."""
     base = options.model_dump() if options else {}
     options = FileOptions.model_validate({**base, **overrides})
     generated_at = (generated_at or datetime.now(UTC)).astimezone(UTC)
-    destination = open_destination(options.destination)
-    targets = []
-    for fmt in options.formats:
-        name = render_name(options.template, name_fields(report, fmt, generated_at), fmt)
-        targets.append((fmt, destination.target(name)))
-    for _, path in targets:
-        destination.check_free(path, options.overwrite)
-    written = []
-    for fmt, path in targets:
-        with destination.atomic(path, options.overwrite) as staged:
-            WRITERS[fmt](report, staged.file, options, generated_at)
-        written.append(WrittenFile(format=fmt, path=staged.path, bytes=staged.bytes, rows=report.table.num_rows))
-    return written
+    destination, targets = _targets(report, options, generated_at)
+    staged: list[Staged] = []
+    try:
+        for fmt, path in targets:
+            staged.append(destination.stage(path))
+            WRITERS[fmt](report, staged[-1].file, options, generated_at)
+        written: list[WrittenFile] = []
+        for (fmt, path), file in zip(targets, staged, strict=True):
+            try:
+                destination.commit(file, options.overwrite)
+            except Exception as error:
+                if not written:
+                    raise
+                done = ", ".join(w.path for w in written)
+                raise PartlyWrittenError(f"{path} was not written ({error}); already in place: {done}") from error
+            written.append(WrittenFile(format=fmt, path=file.path, bytes=file.bytes, rows=report.table.num_rows))
+        return written
+    finally:
+        for file in reversed(staged):
+            destination.discard(file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -9,6 +10,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.ziwo.assumptions import SIMULATOR_MAX_PAGE_SIZE
+from ziwo_reports.timewindows import MAX_DAYS, check_instant
 
 FaultMode = Literal["none", "flaky", "hostile"]
 FAULT_MODES: tuple[FaultMode, ...] = ("none", "flaky", "hostile")
@@ -19,6 +21,38 @@ HOSTILE_PAGE_CAP = 100
 
 DEFAULT_USERNAME = "supervisor@simulator.ziwo.test"
 DEFAULT_PASSWORD = "simulator-password"
+
+#: The range of every numeric setting, both ends included; the command line checks its options
+#: against the same table. Each bound is far beyond any use and keeps the simulator's arithmetic
+#: finite: ten years of days, a call center of 10,000 agents and a million calls a day, an hour of
+#: Retry-After, ten minutes of slowness, a year of token life.
+LIMITS: dict[str, tuple[int | float, int | float]] = {
+    "seed": (-(2**63), 2**63 - 1),
+    "days": (1, MAX_DAYS),
+    "agents": (4, 10_000),
+    "calls_per_day": (0, 1_000_000),
+    "fault_rate": (0.0, 1.0),
+    "bad_record_rate": (0.0, 1.0),
+    "token_ttl": (0.001, 366 * 86_400.0),
+    "max_page_size": (1, 100_000),
+    "retry_after": (0, 3_600),
+    "slow_seconds": (0.0, 600.0),
+    "cache_days": (2, 10_000),
+}
+
+
+def check_limit(name: str, value: object) -> None:
+    """Refuse a numeric setting that is not a finite number in its LIMITS."""
+    low, high = LIMITS[name]
+    integral = isinstance(low, int)
+    kind_ok = isinstance(value, int) if integral else isinstance(value, int | float)
+    if isinstance(value, bool) or not kind_ok or not (math.isfinite(value) and low <= value <= high):  # type: ignore[arg-type]
+        kind = "a whole number" if integral else "a finite number"
+        raise ValueError(f"{name} {value!r} is out of range: {kind} from {_number(low)} to {_number(high)}")
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
 
 
 @dataclass(frozen=True)
@@ -54,21 +88,12 @@ class SimConfig:
         if self.max_page_size is None:
             cap = HOSTILE_PAGE_CAP if self.faults == "hostile" else SIMULATOR_MAX_PAGE_SIZE
             object.__setattr__(self, "max_page_size", cap)
-        checks = {
-            "days": self.days >= 1,
-            "agents": self.agents >= 4,
-            "calls_per_day": self.calls_per_day >= 0,
-            "fault_rate": 0.0 <= self.fault_rate <= 1.0,
-            "bad_record_rate": 0.0 <= self.bad_record_rate <= 1.0,
-            "token_ttl": self.token_ttl > 0,
-            "max_page_size": (self.max_page_size or 0) >= 1,
-            "cache_days": self.cache_days >= 2,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"{name} {getattr(self, name)!r} is out of range")
+        for name in LIMITS:
+            check_limit(name, getattr(self, name))
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError(f"now {self.now!r} needs a time zone offset")
+        if self.now is not None:
+            check_instant(self.now, "now")  # its days, and 400 days before them, stay dates
 
 
 @dataclass(frozen=True)
