@@ -9,25 +9,36 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from connectors.ziwo import ZiwoClient, ZiwoSettings
+from flows.parameters import CredentialsBlock, DbPath, form, warehouse_path
 from ziwo_reports import redaction
 from ziwo_reports.ingest import Counts, IngestOptions, IngestRun, plan_ingest, summary_line
-from ziwo_reports.warehouse import DEFAULT_DB, open_warehouse
+from ziwo_reports.warehouse import open_warehouse
 
 # Tasks do not retry: every HTTP request already retries under the one HTTP policy, and a day
 # that failed is read again by the next run's lookback. NO_CACHE: the inputs are live objects.
 STEP = {"retries": 0, "cache_policy": NO_CACHE}
 
 
+def sign_in(client: ZiwoClient) -> str:
+    """Log in with the username and password; with an access token alone, check the token by
+    reading the profile, as the command line uses a token without logging in. Returns who."""
+    if client.settings.can_login:
+        user = client.login()
+    else:
+        user, _ = client.get("/profile")
+    return str(user.get("username", "")) if isinstance(user, dict) else ""
+
+
 @task(name="log in", **STEP)
 def log_in(client: ZiwoClient) -> str:
-    user = client.login()
-    return str(user.get("username", ""))
+    return sign_in(client)
 
 
 @task(name="refresh agents, teams, queues, numbers", **STEP)
@@ -40,7 +51,7 @@ def ingest_day(run: IngestRun, day: date) -> Counts:
     return run.ingest_day(day)
 
 
-def instance_settings(credentials_block: str | None) -> ZiwoSettings:
+def instance_settings(credentials_block: str | None = None) -> ZiwoSettings:
     """The instance of the named Ziwo Credentials block, else of the ZIWO_* environment."""
     if credentials_block:
         from connectors.ziwo.block import ZiwoCredentials
@@ -79,20 +90,36 @@ def _artifacts(run: IngestRun) -> None:
 
 @flow(name="ziwo-ingest")
 def ingest(
-    credentials_block: str | None = None,
-    db_path: str = str(DEFAULT_DB),
-    lookback_hours: float = 48,
-    first_day: date | None = None,
-    last_day: date | None = None,
-    full_refresh: bool = False,
-    initial_days: int = 30,
+    credentials_block: CredentialsBlock = "",
+    db_path: DbPath = "",
+    lookback_hours: Annotated[
+        float,
+        form("Lookback (hours)", "Hours before the last run that are read again, for late and changed calls.", ge=0),
+    ] = 48,
+    first_day: Annotated[
+        date | None,
+        form(
+            "Backfill from",
+            "Read from this day of the instance to the last day instead of the recent days; None: no backfill.",
+        ),
+    ] = None,
+    last_day: Annotated[
+        date | None,
+        form(
+            "Backfill to", "The last day of a backfill, included; None with a first day: today in the instance's zone."
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, form("Full refresh", "Read every day the warehouse holds again; drop the calls Ziwo no longer lists.")
+    ] = False,
+    initial_days: Annotated[
+        int, form("Initial days", "Days a first run reads, when the warehouse holds nothing of this instance.", ge=1)
+    ] = 30,
 ) -> dict[str, int]:
-    """Incremental ingest of one Ziwo instance; `first_day`/`last_day` backfill a range instead.
-
-    Credentials come from the named Ziwo Credentials block, or from ZIWO_* environment variables.
-    """
+    """Incremental ingest of one Ziwo instance; `first_day`/`last_day` backfill a range instead."""
     redaction.install()
     logger = get_run_logger()
+    db_path = warehouse_path(db_path)
     options = IngestOptions(
         lookback=timedelta(hours=lookback_hours),
         first_day=first_day,
