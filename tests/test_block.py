@@ -111,6 +111,10 @@ def test_save_block_command_saves_the_ziwo_environment_after_a_login(simulator, 
     lost = _save_block(["other"], unset, typed=password + "\n")
     assert lost.returncode == 1 and lost.stderr.startswith("error: PREFECT_API_URL is not set")
     assert lost.stderr.count("\n") == 1
+    misnamed = _save_block(["Ziwo Main"], env, typed=password + "\n")
+    assert misnamed.returncode == 1 and misnamed.stderr == (
+        "error: block name 'Ziwo Main': only lowercase letters, digits and dashes, e.g. ziwo\n"
+    )
 
     replaced = _save_block(["cli-saved", "--overwrite", "--timezone", "UTC", "--no-check"], env, typed=password + "\n")
     assert replaced.returncode == 0, replaced.stderr

@@ -441,6 +441,8 @@ def cmd_save_block(args: argparse.Namespace) -> int:
     from connectors.ziwo.block import ZiwoCredentials
     from flows.ingest import sign_in
 
+    if not re.fullmatch(r"[a-z0-9-]+", args.name):  # Prefect's rule for block names
+        raise ValueError(f"block name {args.name!r}: only lowercase letters, digits and dashes, e.g. ziwo")
     api = PREFECT_API_URL.value()
     if not api:
         raise ValueError(
