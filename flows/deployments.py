@@ -57,3 +57,21 @@ def runner_deployments(path: Path = PREFECT_YAML, names: list[str] | None = None
             )
         )
     return deployments
+
+
+def work_pool_deployments(deployments: list[RunnerDeployment]) -> dict[str, list[str]]:
+    """Those of `deployments` that the Prefect API holds in a work pool: pool -> ['flow/name']."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    held: dict[str, list[str]] = {}
+    with get_client(sync_client=True) as client:
+        for deployment in deployments:
+            name = f"{deployment.flow_name}/{deployment.name}"
+            try:
+                existing = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            if existing.work_pool_name:
+                held.setdefault(existing.work_pool_name, []).append(name)
+    return held

@@ -7,33 +7,40 @@ with `prefect deploy --all` (see prefect.yaml).
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import re
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import suppress
 from datetime import date, timedelta
-from pathlib import Path
+from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from connectors.ziwo import ZiwoClient, ZiwoListingError, ZiwoSettings
+from flows.parameters import CredentialsBlock, DbPath, form, warehouse_path
+from flows.slots import warehouse_slot
 from ziwo_reports import redaction
 from ziwo_reports.ingest import Counts, IngestOptions, IngestRun, plan_ingest, summary_line, verification_summary
-from ziwo_reports.warehouse import DEFAULT_DB, open_warehouse
+from ziwo_reports.warehouse import open_warehouse
 
 # Tasks do not retry: every HTTP request already retries under the one HTTP policy, and a day
 # that failed is read again by the next run's lookback. NO_CACHE: the inputs are live objects.
 STEP = {"retries": 0, "cache_policy": NO_CACHE}
 
 
+def sign_in(client: ZiwoClient) -> str:
+    """Log in with the username and password; with an access token alone, check the token by
+    reading the profile, as the command line uses a token without logging in. Returns who."""
+    if client.settings.can_login:
+        user = client.login()
+    else:
+        user, _ = client.get("/profile")
+    return str(user.get("username", "")) if isinstance(user, dict) else ""
+
+
 @task(name="log in", **STEP)
 def log_in(client: ZiwoClient) -> str:
-    user = client.login()
-    return str(user.get("username", ""))
+    return sign_in(client)
 
 
 @task(name="refresh agents, teams, queues, numbers", **STEP)
@@ -47,77 +54,13 @@ def ingest_day(run: IngestRun, day: date) -> Counts:
     return run.ingest_day(day)
 
 
-def instance_settings(credentials_block: str | None) -> ZiwoSettings:
+def instance_settings(credentials_block: str | None = None) -> ZiwoSettings:
     """The instance of the named Ziwo Credentials block, else of the ZIWO_* environment."""
     if credentials_block:
         from connectors.ziwo.block import ZiwoCredentials
 
         return ZiwoCredentials.load(credentials_block).settings()
     return ZiwoSettings.from_sources()
-
-
-def warehouse_slot_name(db_path: str | Path) -> str:
-    """The Prefect global concurrency limit of a warehouse file: readable, and one per file however
-    its path is spelled (relative, through a symlink)."""
-    path = Path(db_path).expanduser().resolve()
-    stem = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")[:40] or "warehouse"
-    return f"ziwo-warehouse-{stem}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
-
-
-@contextmanager
-def warehouse_slot(db_path: str | Path) -> Iterator[str]:
-    """Hold the warehouse's global concurrency slot (limit 1, created on first use), so flow runs on
-    one file queue, each logging that it waits, instead of failing on DuckDB's file lock.
-
-    Without a limit, Prefect's `concurrency()` only warns and goes on (`strict=True` raises), and
-    its server no longer creates limits on acquisition: so create it here. The wait for the slot
-    has no bound, as Prefect's queues have none: the holder is a live run (a killed one loses the
-    slot when its lease expires, after a minute) and a deployment's own timeout bounds a run.
-    """
-    import httpx
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.client.schemas.objects import ConcurrencyLeaseHolder
-    from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
-    from prefect.concurrency.sync import concurrency
-    from prefect.context import FlowRunContext
-    from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
-
-    name = warehouse_slot_name(db_path)
-    try:
-        logger = get_run_logger()
-    except MissingContextError:  # outside a flow run: a script or a test holding the slot
-        logger = logging.getLogger("ziwo_reports.flows")
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            try:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-                logger.info("created the concurrency limit %s (1 slot) for the warehouse %s", name, db_path)
-            except ObjectAlreadyExists:  # another run created it meanwhile
-                pass
-    context = FlowRunContext.get()
-    holder = ConcurrencyLeaseHolder(type="flow_run", id=context.flow_run.id) if context and context.flow_run else None
-    # The slot only queues runs; DuckDB's file lock still guards the data. So a lease that cannot
-    # be renewed for a while (an API hiccup) is no reason to kill a long ingest.
-    options = {"strict": True, "holder": holder, "lease_duration": 60, "raise_on_lease_renewal_failure": False}
-    started = time.monotonic()
-    with ExitStack() as held:
-        try:
-            held.enter_context(concurrency(name, max_retries=0, **options))
-        except ConcurrencySlotAcquisitionError as error:
-            cause = error.__cause__
-            if not (isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code == 423):
-                raise
-            logger.info("waiting for the warehouse slot %s: another flow run is using %s", name, db_path)
-            held.enter_context(concurrency(name, **options))
-        taken = time.monotonic()
-        logger.info("took the warehouse slot %s after %.1f s", name, taken - started)
-        try:
-            yield name
-        finally:
-            logger.info("releasing the warehouse slot %s after %.1f s", name, time.monotonic() - taken)
 
 
 def artifact_key(*parts: str) -> str:
@@ -161,20 +104,36 @@ def _artifacts(run: IngestRun) -> None:
 
 @flow(name="ziwo-ingest")
 def ingest(
-    credentials_block: str | None = None,
-    db_path: str = str(DEFAULT_DB),
-    lookback_hours: float = 48,
-    first_day: date | None = None,
-    last_day: date | None = None,
-    full_refresh: bool = False,
-    initial_days: int = 30,
+    credentials_block: CredentialsBlock = "",
+    db_path: DbPath = "",
+    lookback_hours: Annotated[
+        float,
+        form("Lookback (hours)", "Hours before the last run that are read again, for late and changed calls.", ge=0),
+    ] = 48,
+    first_day: Annotated[
+        date | None,
+        form(
+            "Backfill from",
+            "Read from this day of the instance to the last day instead of the recent days; None: no backfill.",
+        ),
+    ] = None,
+    last_day: Annotated[
+        date | None,
+        form(
+            "Backfill to", "The last day of a backfill, included; None with a first day: today in the instance's zone."
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, form("Full refresh", "Read every day the warehouse holds again; drop the calls Ziwo no longer lists.")
+    ] = False,
+    initial_days: Annotated[
+        int, form("Initial days", "Days a first run reads, when the warehouse holds nothing of this instance.", ge=1)
+    ] = 30,
 ) -> dict[str, int]:
-    """Incremental ingest of one Ziwo instance; `first_day`/`last_day` backfill a range instead.
-
-    Credentials come from the named Ziwo Credentials block, or from ZIWO_* environment variables.
-    """
+    """Incremental ingest of one Ziwo instance; `first_day`/`last_day` backfill a range instead."""
     redaction.install()
     logger = get_run_logger()
+    db_path = warehouse_path(db_path)
     options = IngestOptions(
         lookback=timedelta(hours=lookback_hours),
         first_day=first_day,

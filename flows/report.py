@@ -11,16 +11,19 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from pydantic import Field
 
 from connectors.files import FileOptions, WrittenFile, write_report_files
 from connectors.files.headline import totals
-from flows.ingest import artifact_key, ingest, instance_settings, warehouse_slot
+from flows.ingest import artifact_key, ingest, instance_settings
+from flows.parameters import CredentialsBlock, DbPath, form, warehouse_path
+from flows.slots import warehouse_slot
 from ziwo_reports import redaction
 from ziwo_reports.report import (
     GroupBy,
@@ -36,11 +39,17 @@ from ziwo_reports.report import (
     make_spec,
 )
 from ziwo_reports.report_output import format_value
-from ziwo_reports.warehouse import DEFAULT_DB, open_warehouse
+from ziwo_reports.warehouse import open_warehouse
 
 STEP = {"retries": 0, "cache_policy": NO_CACHE}
 #: Rows a table artifact shows; the files carry every row.
 ARTIFACT_ROWS = 500
+#: group_by's default: each report's own grouping.
+AUTO = "auto"
+#: The time zone parameter's default: the instance's own zone.
+INSTANCE_ZONE = "instance"
+#: The defaults of the model parameters (never changed in place: the models are only read).
+NO_FILTERS, DEFAULT_SETTINGS, DEFAULT_FILES = ReportFilters(), MetricSettings(), FileOptions()
 
 
 @task(name="compute the report", **STEP)
@@ -93,28 +102,67 @@ def publish(report: Report, written: list[WrittenFile]) -> None:
 
 @flow(name="ziwo-report")
 def report(
-    credentials_block: str | None = None,
-    report: ReportName = "agent-performance",
-    rolling_date: RollingDate | LastNDays = "yesterday",
-    start: date | None = None,
-    end: date | None = None,
-    timezone: str = "UTC",
-    group_by: GroupBy | None = None,
-    interval: Interval = "none",
-    filters: ReportFilters | None = None,
-    settings: MetricSettings | None = None,
-    files: FileOptions | None = None,
-    ingest_first: bool = True,
-    as_of: datetime | None = None,
-    db_path: str = str(DEFAULT_DB),
+    credentials_block: CredentialsBlock = "",
+    report: Annotated[
+        ReportName,
+        form(
+            "Report",
+            "agent-performance: one row per agent (or team, queue); queue-performance: one row per queue; "
+            "call-details: one row per call leg.",
+        ),
+    ] = "agent-performance",
+    rolling_date: Annotated[
+        Annotated[RollingDate, Field(title="preset")] | LastNDays,
+        form(
+            "Period",
+            "A preset, or last_n_days:N for the N full days before today; custom: from the start to the end day.",
+        ),
+    ] = "yesterday",
+    start: Annotated[
+        date | None, form("Start (custom)", "The first day of a custom period, included; None for the presets.")
+    ] = None,
+    end: Annotated[
+        date | None, form("End (custom)", "The last day of a custom period, included; None for the presets.")
+    ] = None,
+    timezone: Annotated[
+        str,
+        form(
+            "Time zone",
+            "instance: the Ziwo instance's own zone (of the credentials block, else ZIWO_TIMEZONE); or an IANA "
+            "zone (Asia/Dubai) or a UTC offset (UTC-12:00, +04:00). Days, weeks and intervals are counted in it.",
+        ),
+    ] = INSTANCE_ZONE,
+    group_by: Annotated[
+        Literal["auto", GroupBy],
+        form(
+            "Group by",
+            "One row per group: auto is by agent for agent-performance and by queue for queue-performance "
+            "(which groups by queue or none); call-details lists every leg and ignores it.",
+        ),
+    ] = AUTO,
+    interval: Annotated[
+        Interval,
+        form("Interval", "Rows per period of this length (15m to month) for each group; none: one row per group."),
+    ] = "none",
+    filters: Annotated[
+        ReportFilters, form("Filters", "Which call legs count; a filter left empty lets every leg through.")
+    ] = NO_FILTERS,
+    settings: Annotated[
+        MetricSettings, form("Metric settings", "How the metrics are counted; the defaults are in docs/metrics.md.")
+    ] = DEFAULT_SETTINGS,
+    files: Annotated[FileOptions, form("Files", "Which report files to write, where, and how.")] = DEFAULT_FILES,
+    ingest_first: Annotated[
+        bool, form("Ingest first", "Bring the warehouse up to date from Ziwo first; off: report on it as it is.")
+    ] = True,
+    as_of: Annotated[
+        datetime | None, form("As of", "'Now' for the period, with a UTC offset; None: the time the run starts.")
+    ] = None,
+    db_path: DbPath = "",
 ) -> list[dict[str, Any]]:
-    """Ingest (incremental), compute the report of the instance, write its files, publish artifacts.
-
-    Credentials come from the named Ziwo Credentials block, or from ZIWO_* environment variables;
-    `ingest_first` off reports on the warehouse as it is.
-    """
+    """Ingest (incremental), compute the report of the instance, write its files, publish artifacts."""
     redaction.install()
     logger = get_run_logger()
+    db_path = warehouse_path(db_path)
     instance = instance_settings(credentials_block)
     spec = make_spec(
         report=report,
@@ -122,11 +170,11 @@ def report(
         rolling_date=rolling_date,
         start=start,
         end=end,
-        timezone=timezone,
-        group_by=group_by,
+        timezone=instance.timezone if timezone.strip().lower() in ("", INSTANCE_ZONE) else timezone,
+        group_by=None if group_by == AUTO else group_by,
         interval=interval,
-        filters=filters or ReportFilters(),
-        settings=settings or MetricSettings(),
+        filters=filters,
+        settings=settings,
         as_of=as_of,
     )
     if ingest_first:
@@ -135,7 +183,7 @@ def report(
     # across the subflow would leave that waiting for its own parent.
     with warehouse_slot(db_path):
         computed = compute(db_path, spec)
-    written = write_files(computed, files or FileOptions())
+    written = write_files(computed, files)
     publish(computed, written)
     for file in written:
         logger.info("wrote %s (%s, %s bytes)", file.path, file.format, f"{file.bytes:,}")

@@ -4,6 +4,7 @@ the deployments of prefect.yaml."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -127,6 +128,113 @@ def test_report_flow_parameters_make_a_form_with_dropdowns():
         report.validate_parameters({"rolling_date": "fortnight"})
 
 
+@pytest.mark.parametrize("flow_name", ["ingest", "report"])
+def test_every_flow_parameter_has_a_title_a_description_and_a_real_default(flow_name):
+    """What the Prefect UI's form shows: a title other than the parameter's name, a description,
+    and a value rather than 'Property is type None' wherever a default exists."""
+    import flows.ingest
+    import flows.report
+
+    flow = getattr(getattr(flows, flow_name), flow_name)
+    properties = flow.parameters.model_dump()["properties"]
+    for name, field in properties.items():
+        assert field.get("title") and field["title"] != name and field.get("description"), name
+    # None only where "not given" is the meaning: the days of a custom period or a backfill, "now".
+    assert {name for name, field in properties.items() if field.get("default", ...) is None} <= {
+        "start",
+        "end",
+        "as_of",
+        "first_day",
+        "last_day",
+    }
+    assert properties["db_path"]["default"] == "" and "ZIWO_REPORTS_DB" in properties["db_path"]["description"]
+    if flow_name == "report":
+        assert (
+            properties["timezone"]["default"] == "instance"
+            and "instance's own zone" in (properties["timezone"]["description"])
+        )
+        assert properties["group_by"]["default"] == "auto" and properties["group_by"]["enum"][0] == "auto"
+        assert "queue-performance" in properties["group_by"]["description"]
+        for name in ("filters", "settings", "files"):
+            assert "$ref" in properties[name] and isinstance(properties[name]["default"], dict), name
+        assert properties["settings"]["default"]["fcr_window"] == "24h"
+        assert [branch["title"] for branch in properties["rolling_date"]["anyOf"]] == ["preset", "last_n_days:N"]
+
+
+def test_every_field_of_the_form_models_has_a_title_and_a_description():
+    from connectors.files.options import FileOptions, Thresholds
+    from ziwo_reports.report import MetricSettings, ReportFilters
+
+    for model in (ReportFilters, MetricSettings, FileOptions, Thresholds):
+        for name, field in model.model_fields.items():
+            assert field.title and field.description, f"{model.__name__}.{name}"
+    assert FileOptions.model_fields["csv_bom"].title == "CSV byte-order mark"
+    assert Thresholds.model_fields["aht_above_s"].title == "AHT above (s)"
+
+
+def test_fcr_window_reads_and_shows_durations_as_the_command_line_does():
+    from datetime import timedelta
+
+    from flows.report import report
+    from ziwo_reports.report import MetricSettings, ReportSpecError, make_spec
+
+    schema = MetricSettings.model_json_schema()["properties"]["fcr_window"]
+    assert schema["type"] == "string" and schema["default"] == "24h"
+    assert MetricSettings().model_dump(mode="json")["fcr_window"] == schema["default"]
+    for text, value, shown in [
+        ("24h", timedelta(hours=24), "24h"), ("2d", timedelta(days=2), "2d"), ("90m", timedelta(minutes=90), "1h30m"),
+        ("36", timedelta(hours=36), "36h"), ("P1D", timedelta(days=1), "24h"), ("45s", timedelta(seconds=45), "45s"),
+    ]:  # fmt: skip
+        settings = MetricSettings(fcr_window=text)
+        assert settings.fcr_window == value and settings.model_dump(mode="json")["fcr_window"] == shown, text
+        assert re.fullmatch(schema["pattern"], shown) and MetricSettings(fcr_window=shown).fcr_window == value
+    assert MetricSettings(fcr_window=timedelta(hours=2)).fcr_window == timedelta(hours=2)  # the code's own values
+    parameters = report.validate_parameters({"settings": {"fcr_window": "2d"}})
+    assert parameters["settings"].fcr_window == timedelta(days=2)
+    with pytest.raises(ReportSpecError, match=r"^fcr_window 'fortnight' is not a duration such as 24h, 2d"):
+        make_spec(settings={"fcr_window": "fortnight"})
+    with pytest.raises(ReportSpecError, match=r"^fcr_window 0s must be longer than zero$"):
+        make_spec(settings={"fcr_window": "0h"})
+
+
+def test_flows_check_an_access_token_alone_read_ziwo_reports_db_and_report_in_the_instance_zone(
+    ziwo_env, tmp_path, monkeypatch
+):
+    """A token without username and password works as on the command line (the `log in` task
+    checks it instead of logging in); the warehouse is $ZIWO_REPORTS_DB; a report without a zone
+    is in the instance's, grouped as its report groups by default."""
+    from prefect.artifacts import Artifact
+
+    from connectors.ziwo import ZiwoClient, ZiwoSettings
+    from flows.ingest import ingest
+    from flows.report import report
+
+    sim, env = ziwo_env
+    with ZiwoClient(ZiwoSettings.from_sources(environ=env)) as client:
+        client.login()
+        token = client._token
+    assert token
+    monkeypatch.delenv("ZIWO_USERNAME")
+    monkeypatch.delenv("ZIWO_PASSWORD")
+    monkeypatch.setenv("ZIWO_ACCESS_TOKEN", token)
+    db = tmp_path / "from-env.duckdb"
+    monkeypatch.setenv("ZIWO_REPORTS_DB", str(db))
+    totals = ingest(initial_days=2)
+    assert totals["new"] == len(sim.truth().calls) > 0 and db.exists()
+
+    out = tmp_path / "out"
+    for name, grouped in (("agent-performance", "agent"), ("queue-performance", "queue")):
+        written = report(report=name, ingest_first=False, files={"formats": ["csv"], "destination": str(out)})
+        assert Path(written[0]["path"]).parent == out
+        summary = Artifact.get(f"ziwo-report-{name}-sim-summary")
+        assert summary is not None
+        assert f"(yesterday, {sim.config.timezone}), by {grouped}, interval none" in summary.data
+
+    monkeypatch.setenv("ZIWO_ACCESS_TOKEN", "not-a-token-of-this-server")
+    with pytest.raises(Exception, match=r"GET /profile refused: HTTP 40[13]"):
+        ingest(initial_days=2)
+
+
 def test_every_deployment_in_prefect_yaml_loads_and_its_schedule_parses():
     from flows.deployments import declared, runner_deployments
 
@@ -189,7 +297,7 @@ def test_serve_runs_a_deployment_of_prefect_yaml(ziwo_env, tmp_path):
     try:
         out = tmp_path / "out"
         parameters = {
-            "credentials_block": None, "db_path": str(tmp_path / "w.duckdb"), "timezone": "Asia/Dubai",
+            "credentials_block": "", "db_path": str(tmp_path / "w.duckdb"), "timezone": "Asia/Dubai",
             "rolling_date": "last_n_days:1", "files": {"formats": ["csv"], "destination": str(out)},
         }  # fmt: skip
         deadline = time.monotonic() + 120

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import run_ingest
-from ziwo_reports.ingest import parse_duration
+from ziwo_reports.timewindows import parse_duration
 from ziwo_reports.warehouse import open_warehouse
 
 DATA_TABLES = {

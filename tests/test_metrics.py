@@ -145,6 +145,10 @@ def test_a_leg_belongs_to_the_window_of_its_start_or_its_end(warehouse):
     assert (by_end[2]["fcr_eligible"], by_end[2]["fcr_resolved"], by_end[2]["fcr_pending"]) == (3, 1, 1)
 
 
+#: calls_handled per agent of the golden day, unfiltered.
+ALL = {1: 3, 2: 2, 3: 2}
+
+
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
@@ -157,6 +161,8 @@ def test_a_leg_belongs_to_the_window_of_its_start_or_its_end(warehouse):
         ({"directions": ["outbound"]}, {1: 1}),
         ({"tags": ["vip", "other"]}, {1: 1}),
         ({"min_duration_s": 200}, {1: 1, 3: 1}),
+        # a list switched on in the Prefect form and left empty filters nothing out
+        ({"agent_ids": [], "team_ids": [], "queue_ids": [], "outcomes": [], "directions": [], "tags": []}, ALL),
     ],
 )
 def test_filters(warehouse, filters, expected):

@@ -313,7 +313,7 @@ def test_an_ingest_flow_and_a_report_flow_started_together_queue_on_the_slot_and
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
-    from flows.ingest import warehouse_slot, warehouse_slot_name
+    from flows.slots import warehouse_slot, warehouse_slot_name
 
     sim = simulator(days=2, calls_per_day=200, now=None)
     db, out = tmp_path / "w.duckdb", tmp_path / "out"

@@ -57,7 +57,7 @@ def _instant(text: str) -> datetime:
 
 
 def _duration(text: str):  # -> timedelta
-    from ziwo_reports.ingest import parse_duration
+    from ziwo_reports.timewindows import parse_duration
 
     try:
         return parse_duration(text)
@@ -153,7 +153,7 @@ def _check_output(option: str, path: Path) -> None:
         raise ValueError(f"{option} {str(path)!r}: {problem}") from None
 
 
-def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+def _add_connection_options(parser: argparse.ArgumentParser, *, for_block: bool = False) -> None:
     group = parser.add_argument_group(
         "Ziwo connection (each also from the environment: ZIWO_INSTANCE or ZIWO_BASE_URL, "
         "ZIWO_USERNAME, ZIWO_PASSWORD, ZIWO_ACCESS_TOKEN, ZIWO_TIMEZONE, ZIWO_COUNTRY_CODE, ZIWO_PAGE_SIZE)"
@@ -163,10 +163,12 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--username", help="login e-mail")
     group.add_argument("--password", help="password (prefer ZIWO_PASSWORD: options show in `ps`)")
     group.add_argument("--access-token", help="an existing access token instead of a login")
-    group.add_argument("--block", help="name of a saved 'Ziwo Credentials' Prefect block to use instead")
+    if not for_block:
+        group.add_argument("--block", help="name of a saved 'Ziwo Credentials' Prefect block to use instead")
     group.add_argument("--timezone", help="the instance's IANA time zone, in which Ziwo reads dates (default UTC)")
     group.add_argument("--country-code", help="the instance's country calling code, for repeat callers (default 971)")
-    group.add_argument("--page-size", type=_positive_int, help="records per request (default 500)")
+    if not for_block:
+        group.add_argument("--page-size", type=_positive_int, help="records per request (default 500)")
 
 
 def _settings(args: argparse.Namespace):  # -> ZiwoSettings
@@ -591,12 +593,94 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from prefect import serve
+    from prefect.settings import PREFECT_API_URL
 
-    from flows.deployments import runner_deployments
+    from flows.deployments import runner_deployments, work_pool_deployments
 
     deployments = runner_deployments(names=args.deployment or None)
+    # serve() would replace a work pool's deployment of the same name: its pull steps lost, the
+    # next worker run failing, and the deployment paused when serve stops. Refuse instead.
+    held = work_pool_deployments(deployments)
+    if held:
+        where = "; ".join(f"{', '.join(names)} in work pool {pool!r}" for pool, names in held.items())
+        raise ValueError(
+            f"not serving: {PREFECT_API_URL.value() or 'the Prefect API'} has {where} (prefect deploy), and serve "
+            "would replace them; `prefect deployment delete` them first, or serve on another Prefect server"
+        )
     print("serving " + ", ".join(d.name for d in deployments) + " (Ctrl-C stops)")
     serve(*deployments, limit=args.limit)
+    return 0
+
+
+def _password_prompt(username: str) -> str:
+    """The password, typed without echo on a terminal, else the first line of standard input."""
+    import getpass
+
+    if sys.stdin is None:
+        return ""
+    if sys.stdin.isatty():
+        return getpass.getpass(f"Ziwo password for {username}: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_save_block(args: argparse.Namespace) -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL
+
+    from connectors.ziwo import ZiwoClient, instance_url
+    from connectors.ziwo.block import ZiwoCredentials
+    from flows.ingest import sign_in
+
+    if not re.fullmatch(r"[a-z0-9-]+", args.name):  # Prefect's rule for block names
+        raise ValueError(f"block name {args.name!r}: only lowercase letters, digits and dashes, e.g. ziwo")
+    api = PREFECT_API_URL.value()
+    if not api:
+        raise ValueError(
+            "PREFECT_API_URL is not set, so the block would go to a temporary Prefect server and be lost: "
+            "export PREFECT_API_URL=http://127.0.0.1:4200/api (your server's API) first"
+        )
+    with get_client(sync_client=True) as prefect_client:
+        problem = prefect_client.api_healthcheck()
+        if problem is not None:
+            raise ValueError(f"PREFECT_API_URL {api!r} does not answer ({problem}); is `prefect server start` running?")
+        try:  # before the password is asked for
+            prefect_client.read_block_document_by_name(args.name, block_type_slug="ziwo-credentials")
+            if not args.overwrite:
+                raise ValueError(
+                    f"a Ziwo Credentials block named {args.name!r} exists on {api}; --overwrite replaces it"
+                )
+        except ObjectNotFound:
+            pass
+    args.block, args.page_size = None, None
+    token = args.access_token or os.environ.get("ZIWO_ACCESS_TOKEN")
+    username = args.username or os.environ.get("ZIWO_USERNAME")
+    if username and not token and not (args.password or os.environ.get("ZIWO_PASSWORD")):
+        args.password = _password_prompt(username)
+    settings = _settings(args)
+    if not args.no_check:
+        with ZiwoClient(settings) as client:
+            who = sign_in(client)
+        print(f"logged in to {settings.base_url} as {who or settings.username}")
+    try:
+        derived = instance_url(settings.instance) == settings.base_url
+    except ValueError:  # not an aswat.co instance name
+        derived = False
+    block = ZiwoCredentials(
+        instance=settings.instance,
+        base_url=None if derived else settings.base_url,
+        timezone=settings.timezone,
+        country_code=settings.country_code,
+        username=settings.username,
+        password=settings.password,
+        access_token=settings.access_token,
+    )
+    block.save(args.name, overwrite=args.overwrite)
+    login = "an access token" if settings.access_token and not settings.username else settings.username
+    print(
+        f"saved Ziwo Credentials block {args.name!r} on {api}: instance {settings.instance} at {settings.base_url}, "
+        f"{settings.timezone}, country code {settings.country_code}, login {login}"
+    )
     return 0
 
 
@@ -780,6 +864,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--deployment", action="append", help="only this deployment (repeatable; default: all)")
     serve.add_argument("--limit", type=_positive_int, help="at most this many flow runs at once")
     serve.set_defaults(func=cmd_serve)
+
+    save_block = commands.add_parser(
+        "save-block",
+        help="save the Ziwo connection as a 'Ziwo Credentials' block on the Prefect server of PREFECT_API_URL",
+        description="Save the Ziwo connection (options, else ZIWO_* variables) as a Ziwo Credentials block on "
+        "the Prefect server of PREFECT_API_URL, after a login to check it. Without a password or token given, "
+        "the password is asked for (not echoed), or read from standard input when that is not a terminal.",
+    )
+    save_block.add_argument("name", help="block name, e.g. ziwo (the deployments of prefect.yaml read `ziwo`)")
+    _add_connection_options(save_block, for_block=True)
+    save_block.add_argument("--overwrite", action="store_true", help="replace a block of that name")
+    save_block.add_argument("--no-check", action="store_true", help="save without logging in to Ziwo first")
+    save_block.set_defaults(func=cmd_save_block)
 
     sim = commands.add_parser("simulator", help="serve the built-in Ziwo API simulator")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -11,7 +11,6 @@ duplicates a call.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
@@ -43,23 +42,6 @@ if TYPE_CHECKING:
 
 Mode = Literal["incremental", "backfill", "full_refresh"]
 CALLS = "calls"
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
-_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`48h`, `2d`, `90m`, `1h30m` or plain hours (`36`), up to MAX_DURATION (366 days)."""
-    cleaned = text.strip().lower().replace(" ", "")
-    if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
-        seconds = float(cleaned) * 3600
-    elif not cleaned or _DURATION.sub("", cleaned):
-        raise ValueError(f"{text!r} is not a duration such as 48h, 2d, 90m or 1h30m")
-    else:
-        seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(cleaned))
-    if seconds > MAX_DURATION.total_seconds():  # checked before timedelta(), which overflows on huge numbers
-        raise ValueError(f"{text!r} is longer than {MAX_DURATION.days} days, the longest duration accepted")
-    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)

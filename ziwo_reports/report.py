@@ -11,11 +11,22 @@ from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from connectors.ziwo.assumptions import TRANSFER_CAUSES
 from ziwo_reports.contacts import check_contacts
 from ziwo_reports.timewindows import (
+    DURATION_PATTERN,
     INTERVALS,
     MAX_DURATION,
     PRESETS,
@@ -26,7 +37,9 @@ from ziwo_reports.timewindows import (
     check_instant,
     check_interval_count,
     check_rolling_date,
+    duration_text,
     intervals,
+    parse_duration,
     parse_timezone,
     period_lookup,
     rolling_window,
@@ -52,6 +65,7 @@ ZiwoId = Annotated[int, Field(ge=1, le=MAX_ID)]
 #: and the SQL's microsecond arithmetic stays far inside 64 bits.
 MAX_SECONDS = int(MAX_DURATION.total_seconds())
 
+
 assert set(Interval.__args__) == set(INTERVALS) and set(Weekday.__args__) == set(WEEKDAYS)  # type: ignore[attr-defined]
 assert {*RollingDate.__args__, "last_n_days:N"} == set(PRESETS)  # type: ignore[attr-defined]
 
@@ -61,17 +75,40 @@ class ReportFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agent_ids: list[ZiwoId] | None = Field(default=None, description="Only these agents.")
-    team_ids: list[ZiwoId] | None = Field(default=None, description="Only agents of these teams.")
-    queue_ids: list[ZiwoId] | None = Field(default=None, description="Only these queues.")
+    agent_ids: list[ZiwoId] | None = Field(
+        default=None, title="Agent ids", description="Only these agents; None: every agent."
+    )
+    team_ids: list[ZiwoId] | None = Field(
+        default=None, title="Team ids", description="Only agents of these teams; None: every team."
+    )
+    queue_ids: list[ZiwoId] | None = Field(
+        default=None, title="Queue ids", description="Only these queues; None: every queue."
+    )
     outcomes: list[Outcome] | None = Field(
-        default=None, description="Only legs with one of these outcomes ('successful' means answered)."
+        default=None,
+        title="Outcomes",
+        description="Only legs with one of these outcomes ('successful' means answered); None: every outcome.",
     )
-    directions: list[Direction] | None = Field(default=None, description="Only these directions.")
-    tags: list[str] | None = Field(default=None, description="Only legs with any of these tags.")
+    directions: list[Direction] | None = Field(
+        default=None, title="Directions", description="Only these directions; None: every direction."
+    )
+    tags: list[str] | None = Field(
+        default=None, title="Tags", description="Only legs with any of these tags; None: with or without tags."
+    )
     min_duration_s: int | None = Field(
-        default=None, ge=0, le=MAX_SECONDS, description="Only legs lasting at least this long."
+        default=None,
+        ge=0,
+        le=MAX_SECONDS,
+        title="Minimum duration (s)",
+        description="Only legs lasting at least this many seconds; None: any duration.",
     )
+
+    @field_validator("agent_ids", "team_ids", "queue_ids", "directions", "tags")
+    @classmethod
+    def _empty_means_every(cls, value: list | None) -> list | None:
+        # A list switched on in the form and left empty lets everything through, as None does;
+        # the SQL would read it as "none of these".
+        return value or None
 
     @field_validator("outcomes")
     @classmethod
@@ -85,38 +122,75 @@ class MetricSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     attribute_by: Literal["start", "end"] = Field(
-        default="start", description="A leg belongs to the window holding its start (or its end)."
+        default="start",
+        title="Attribute legs by",
+        description="A leg belongs to the window holding its start (or its end).",
     )
-    week_start: Weekday = Field(default="monday", description="First day of a week.")
+    week_start: Weekday = Field(default="monday", title="Week starts on", description="First day of a week.")
     hold_average: Literal["held", "handled"] = Field(
-        default="held", description="avg_hold_time_s over legs put on hold, or over handled legs."
+        default="held",
+        title="Average hold over",
+        description="avg_hold_time_s over legs put on hold, or over handled legs.",
     )
-    fcr_window: timedelta = Field(
-        default=timedelta(hours=24), description="A repeat call within this time after a contact ends unresolves it."
+    fcr_window: Annotated[
+        timedelta,
+        PlainSerializer(duration_text, return_type=str, when_used="json"),
+        # pydantic writes a schema's default without the serializer: the text is given here
+        WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+    ] = Field(
+        default=timedelta(hours=24),
+        title="FCR window",
+        description="A repeat call within this time after a contact ends unresolves it: 24h, 2d, 90m, 1h30m.",
+        json_schema_extra={"default": "24h"},
     )
     fcr_source: Literal["repeat", "disposition", "both"] = Field(
-        default="repeat", description="What resolves a contact: no repeat call, a resolving disposition, or both."
+        default="repeat",
+        title="FCR source",
+        description="What resolves a contact: no repeat call, a resolving disposition, or both.",
     )
     resolved_dispositions: list[str] = Field(
-        default=["Resolved", "Information provided"], description="Dispositions that mean resolved."
+        default=["Resolved", "Information provided"],
+        title="Resolved dispositions",
+        description="Dispositions that mean resolved.",
     )
     csat_credit: Literal["last", "first"] = Field(
-        default="last", description="CSAT goes to the last (or first) agent who handled the contact."
+        default="last",
+        title="CSAT credit",
+        description="CSAT goes to the last (or first) agent who handled the contact.",
     )
     short_abandon_s: int = Field(
-        default=10, ge=0, le=MAX_SECONDS, description="Abandons sooner than this are short abandons."
+        default=10,
+        ge=0,
+        le=MAX_SECONDS,
+        title="Short abandon (s)",
+        description="Abandons sooner than this are short abandons.",
     )
     service_level_s: int = Field(
-        default=20, ge=0, le=MAX_SECONDS, description="Answered within this many seconds counts as in SL."
+        default=20,
+        ge=0,
+        le=MAX_SECONDS,
+        title="Service level (s)",
+        description="Answered within this many seconds counts as in SL.",
     )
+
+    @field_validator("fcr_window", mode="before")
+    @classmethod
+    def _duration_text(cls, value: Any) -> Any:
+        # The command line's durations; ISO 8601 (P1D) and numbers of seconds go on to pydantic.
+        if isinstance(value, str) and not value.strip().upper().startswith(("P", "-P")):
+            try:
+                return parse_duration(value)
+            except ValueError as problem:
+                raise ValueError(f"fcr_window {problem}") from None
+        return value
 
     @field_validator("fcr_window")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
-            raise ValueError(f"fcr_window {value} must be longer than zero")
+            raise ValueError(f"fcr_window {duration_text(value)} must be longer than zero")
         if value > MAX_DURATION:
-            raise ValueError(f"fcr_window {value} is longer than {MAX_DURATION.days} days")
+            raise ValueError(f"fcr_window {duration_text(value)} is longer than {MAX_DURATION.days} days")
         return value
 
 

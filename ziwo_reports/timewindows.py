@@ -43,6 +43,7 @@ MAX_DAYS = 3660
 #: The longest duration accepted (ingest lookback, FCR window, seconds settings and filters): a leap
 #: year. Re-reading more is a backfill (--from/--to), a longer FCR window is not first-call resolution.
 MAX_DURATION = timedelta(days=366)
+
 #: The most periods a report may have: a year of 15-minute intervals (366 x 96). Each period costs
 #: lookup buckets and a row per group; `last_n_days:99999 --interval 15m` would need 9.6 million
 #: periods and gigabytes before the first leg is read.
@@ -50,6 +51,43 @@ MAX_INTERVALS = 366 * 96
 
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 _LAST_N = re.compile(r"^last_n_days:(-?\d+)$")
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`48h`, `2d`, `90m`, `1h30m` or plain hours (`36`), up to MAX_DURATION (366 days)."""
+    cleaned = text.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
+        seconds = float(cleaned) * 3600
+    elif not cleaned or _DURATION.sub("", cleaned):
+        raise ValueError(f"{text!r} is not a duration such as 48h, 2d, 90m or 1h30m")
+    else:
+        seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(cleaned))
+    if seconds > MAX_DURATION.total_seconds():  # checked before timedelta(), which overflows on huge numbers
+        raise ValueError(f"{text!r} is longer than {MAX_DURATION.days} days, the longest duration accepted")
+    return timedelta(seconds=seconds)
+
+
+#: The durations `parse_duration` reads: 24h, 2d, 90m, 1h30m, or a number of hours.
+DURATION_PATTERN = r"^\s*(?:\d+(?:\.\d+)?\s*[dhmsDHMS]\s*)+$|^\s*\d+(?:\.\d+)?\s*$"
+
+
+def duration_text(value: timedelta) -> str:
+    """A duration as `parse_duration` reads it: whole days from two days on (2d), else hours,
+    minutes and seconds (24h, 1h30m, 45s)."""
+    seconds = value.total_seconds()
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    if seconds and seconds % 86400 == 0 and seconds >= 2 * 86400:
+        return f"{sign}{int(seconds // 86400)}d"
+    whole, fraction = divmod(seconds, 1)
+    hours, rest = divmod(int(whole), 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m")) if n]
+    if secs or fraction or not parts:
+        parts.append(f"{secs + fraction:g}s" if fraction else f"{secs}s")
+    return sign + "".join(parts)
 
 
 def check_day(value: date, name: str) -> date:

@@ -21,14 +21,31 @@ class Thresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    aht_above_s: float | None = Field(default=600, ge=0, description="Flag an average handle time above this (s).")
-    csat_below: float | None = Field(default=4.0, ge=1, le=5, description="Flag a CSAT average below this (1-5).")
-    fcr_below: float | None = Field(default=0.7, ge=0, le=1, description="Flag an FCR rate below this (0-1).")
+    aht_above_s: float | None = Field(
+        default=600,
+        ge=0,
+        title="AHT above (s)",
+        description="Flag an average handle time above this many seconds; None: no check.",
+    )
+    csat_below: float | None = Field(
+        default=4.0, ge=1, le=5, title="CSAT below", description="Flag a CSAT average below this (1-5); None: no check."
+    )
+    fcr_below: float | None = Field(
+        default=0.7, ge=0, le=1, title="FCR below", description="Flag an FCR rate below this (0-1); None: no check."
+    )
     service_level_below: float | None = Field(
-        default=80, ge=0, le=100, description="Queues: flag a service level below this percentage (0-100)."
+        default=80,
+        ge=0,
+        le=100,
+        title="Service level below (%)",
+        description="Queues: flag a service level below this percentage (0-100); None: no check.",
     )
     abandon_rate_above: float | None = Field(
-        default=None, ge=0, le=1, description="Queues: flag an abandon rate above this (0-1)."
+        default=None,
+        ge=0,
+        le=1,
+        title="Abandon rate above",
+        description="Queues: flag an abandon rate above this (0-1); None (default): no check.",
     )
 
 
@@ -38,14 +55,19 @@ class FileOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     formats: list[FileFormat] = Field(
-        default=["xlsx", "csv"], min_length=1, description="File formats, one file each: xlsx, csv, parquet, json."
+        default=["xlsx", "csv"],
+        min_length=1,
+        title="Formats",
+        description="File formats, one file each: xlsx, csv, parquet, json.",
     )
     destination: str = Field(
         default="reports_out",
-        description="A local folder, or an fsspec URL: s3://bucket/prefix, sftp://host/path, file:///path, memory://x.",
+        title="Destination",
+        description="A local folder, or an fsspec URL: `s3://bucket/prefix`, `sftp://host/path`, `file:///path`, `memory://x`.",
     )
     template: str = Field(
         default=DEFAULT_TEMPLATE,
+        title="File name template",
         description="File name template. Fields: report, instance, rolling_date, timezone, zone (the time zone as "
         "a name part: Asia-Dubai, UTC-12-00), group_by, interval, period (2026-11-23, or 2026-11-16--2026-11-22 "
         "when the window spans several days), period_start, period_end (the last day included), window_start, "
@@ -54,14 +76,22 @@ class FileOptions(BaseModel):
     )
     overwrite: Overwrite = Field(
         default="replace",
+        title="When the file exists",
         description="When the file exists: replace it, never (fail naming it), or version (name_v2, name_v3, ...).",
     )
-    thresholds: Thresholds = Field(default_factory=Thresholds, description="Excel: conditional formatting limits.")
-    csv_bom: bool = Field(default=True, description="CSV: start with a UTF-8 byte-order mark, so Excel reads UTF-8.")
+    thresholds: Thresholds = Field(
+        default_factory=Thresholds, title="Excel thresholds", description="Excel: conditional formatting limits."
+    )
+    csv_bom: bool = Field(
+        default=True,
+        title="CSV byte-order mark",
+        description="CSV: start with a UTF-8 byte-order mark, so Excel reads UTF-8.",
+    )
     max_rows_per_sheet: int = Field(
         default=EXCEL_MAX_ROWS,
         ge=2,
         le=EXCEL_MAX_ROWS,
+        title="Excel rows per sheet",
         description="Excel: rows per data sheet, header included; longer reports go on to 'Calls 2', ...",
     )
 
