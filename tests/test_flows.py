@@ -191,8 +191,10 @@ def test_fcr_window_reads_and_shows_durations_as_the_command_line_does():
     assert MetricSettings(fcr_window=timedelta(hours=2)).fcr_window == timedelta(hours=2)  # the code's own values
     parameters = report.validate_parameters({"settings": {"fcr_window": "2d"}})
     assert parameters["settings"].fcr_window == timedelta(days=2)
-    with pytest.raises(ReportSpecError, match=r"^fcr_window 'fortnight' is not a duration such as 24h, 2d"):
+    with pytest.raises(ReportSpecError, match=r"^fcr_window 'fortnight' is not a duration such as 48h, 2d"):
         make_spec(settings={"fcr_window": "fortnight"})
+    with pytest.raises(ReportSpecError, match=r"^fcr_window '400d' is longer than 366 days"):
+        make_spec(settings={"fcr_window": "400d"})
     with pytest.raises(ReportSpecError, match=r"^fcr_window 0s must be longer than zero$"):
         make_spec(settings={"fcr_window": "0h"})
 
