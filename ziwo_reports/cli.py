@@ -448,7 +448,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         except Exception as problem:  # a full disk: nothing of this run is left in place, or the error lists it
             raise RuntimeError(f"--files {','.join(args.files)!r}: {problem}") from None
         for file in written:
-            print(f"{report.title}: wrote {file.path} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
+            print(f"{report.title}: wrote {_shown(file.path)} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
     elif args.out is None and args.format is None:
         render(report)
     else:
@@ -528,6 +528,16 @@ def _file_options(args: argparse.Namespace):  # -> FileOptions
         raise ValueError(f"{option} {error['input']!r}: {message}") from None
 
 
+def _shown(path: str) -> str:
+    """A written file as the user named it: relative to the current folder when inside it."""
+    if "://" in path:
+        return path
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from connectors.files import write_report_files
     from connectors.files.headline import totals
@@ -587,7 +597,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     render(report)
     print("totals: " + ", ".join(f"{t.label} {format_value(t.value, t.kind)}" for t in totals(report)))
     for file in write_report_files(report, formats=["xlsx", "csv"], destination=str(args.out_dir)):
-        print(f"wrote {file.path} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
+        print(f"wrote {_shown(file.path)} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
     return 0
 
 

@@ -64,6 +64,7 @@ ZiwoId = Annotated[int, Field(ge=1, le=MAX_ID)]
 #: Seconds settings and filters, up to MAX_DURATION (366 days): beyond it a setting means nothing,
 #: and the SQL's microsecond arithmetic stays far inside 64 bits.
 MAX_SECONDS = int(MAX_DURATION.total_seconds())
+Seconds = Annotated[int, Field(ge=0, le=MAX_SECONDS)]
 
 
 assert set(Interval.__args__) == set(INTERVALS) and set(Weekday.__args__) == set(WEEKDAYS)  # type: ignore[attr-defined]
@@ -95,10 +96,8 @@ class ReportFilters(BaseModel):
     tags: list[str] | None = Field(
         default=None, title="Tags", description="Only legs with any of these tags; None: with or without tags."
     )
-    min_duration_s: int | None = Field(
+    min_duration_s: Seconds | None = Field(
         default=None,
-        ge=0,
-        le=MAX_SECONDS,
         title="Minimum duration (s)",
         description="Only legs lasting at least this many seconds; None: any duration.",
     )
@@ -158,17 +157,13 @@ class MetricSettings(BaseModel):
         title="CSAT credit",
         description="CSAT goes to the last (or first) agent who handled the contact.",
     )
-    short_abandon_s: int = Field(
+    short_abandon_s: Seconds = Field(
         default=10,
-        ge=0,
-        le=MAX_SECONDS,
         title="Short abandon (s)",
         description="Abandons sooner than this are short abandons.",
     )
-    service_level_s: int = Field(
+    service_level_s: Seconds = Field(
         default=20,
-        ge=0,
-        le=MAX_SECONDS,
         title="Service level (s)",
         description="Answered within this many seconds counts as in SL.",
     )
