@@ -59,8 +59,8 @@ def build_report(workdir: Path, rows: int) -> tuple[Path, float]:
 
 def write_one(report_path: Path, fmt: str, out: Path) -> dict:
     """In a child process: load the report, write one file, time it and read the peak RSS."""
-    import connectors.files  # noqa: F401  (imports are not part of the time)
-    from connectors.files import write_report_files
+    import ziwo_reports.connectors.files  # noqa: F401  (imports are not part of the time)
+    from ziwo_reports.connectors.files import write_report_files
 
     report = pickle.loads(report_path.read_bytes())
     baseline = current_rss_mib()

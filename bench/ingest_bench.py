@@ -29,7 +29,7 @@ from simulator_process import NOW, PASSWORD, USERNAME, free_port, peak_rss_mib, 
 
 
 def run_ours(base_url: str, db: Path, first: date, last: date, page_size: int) -> dict:
-    from connectors.ziwo import ZiwoClient, ZiwoSettings
+    from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
     from ziwo_reports.http import HttpPolicy
     from ziwo_reports.ingest import IngestOptions, ingest
     from ziwo_reports.warehouse import open_warehouse

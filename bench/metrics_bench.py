@@ -157,7 +157,7 @@ def run_pandas(db: Path) -> dict:
     import duckdb
     import pandas as pd
 
-    from connectors.ziwo.assumptions import TRANSFER_CAUSES
+    from ziwo_reports.connectors.ziwo.assumptions import TRANSFER_CAUSES
     from ziwo_reports.timewindows import parse_timezone, rolling_window
 
     zone = parse_timezone(TIMEZONE)
@@ -220,7 +220,7 @@ def run_pandas_from_legs(db: Path) -> dict:
     import duckdb
     import pandas as pd
 
-    from connectors.ziwo.assumptions import ANONYMOUS_NUMBERS, TRANSFER_CAUSES
+    from ziwo_reports.connectors.ziwo.assumptions import ANONYMOUS_NUMBERS, TRANSFER_CAUSES
     from ziwo_reports.timewindows import parse_timezone, rolling_window
 
     zone = parse_timezone(TIMEZONE)

@@ -18,9 +18,9 @@ from datetime import date
 import requests
 from simulator_process import free_port, peak_rss_mib, start_simulator
 
-from connectors.ziwo import ZiwoClient, ZiwoSettings
+from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
+from ziwo_reports.connectors.ziwo.simulator import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from ziwo_reports.http import HttpPolicy
-from ziwo_reports.simulator import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
 
 def main() -> None:

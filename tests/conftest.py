@@ -17,10 +17,10 @@ import pytest
 # Keep Prefect's files out of the user's home, before anything imports Prefect.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="ziwo-reports-prefect-"))
 
-from connectors.ziwo import ZiwoSettings
 from ziwo_reports import redaction
+from ziwo_reports.connectors.ziwo import ZiwoSettings
+from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
 from ziwo_reports.http import HttpPolicy
-from ziwo_reports.simulator import SimConfig, Simulator
 
 redaction.install()
 
@@ -146,7 +146,7 @@ def warehouse(tmp_path: Any) -> Iterator[Any]:
 
 def run_ingest(sim: Simulator, warehouse: Any, instance: str = "sim", **options: Any) -> Any:
     """One ingest of a simulator into a warehouse, at the simulator's "now"."""
-    from connectors.ziwo import ZiwoClient
+    from ziwo_reports.connectors.ziwo import ZiwoClient
     from ziwo_reports.ingest import IngestOptions, ingest
 
     hooks = {k: options.pop(k) for k in ("before_commit", "on_progress") if k in options}

@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from connectors.ziwo.records import AGENT_COLUMNS, QUEUE_COLUMNS, CallRecord, parse_call, parse_row
+from ziwo_reports.connectors.ziwo.records import AGENT_COLUMNS, QUEUE_COLUMNS, CallRecord, parse_call, parse_row
 from ziwo_reports.contacts import refresh_contacts
 from ziwo_reports.staging import Loadable, calls_table, raw_json, record_hash, reference_table
 from ziwo_reports.warehouse import Warehouse

@@ -17,7 +17,7 @@ from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 from tests.conftest import NOW, Exchange, http_receiver
-from ziwo_reports.simulator import SimConfig, Simulator
+from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
 
 USERNAME, PASSWORD, TOKEN = "bi@quirky.test", "quirky-password-7", "quirky-token-0001"
 

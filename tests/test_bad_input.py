@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from connectors.files import write as file_writers
-from connectors.ziwo import ZiwoClient
 from tests.conftest import NOW, run_ingest, settings_for
 from ziwo_reports.cli import main
+from ziwo_reports.connectors.files import write as file_writers
+from ziwo_reports.connectors.ziwo import ZiwoClient
+from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
+from ziwo_reports.connectors.ziwo.simulator.world import LIMITS
 from ziwo_reports.ingest import IngestOptions
 from ziwo_reports.pull import pull_to_jsonl
 from ziwo_reports.report import MetricSettings, ReportFilters, ReportSpecError, make_spec
-from ziwo_reports.simulator import SimConfig, Simulator
-from ziwo_reports.simulator.world import LIMITS
 from ziwo_reports.timewindows import MAX_INTERVALS, Window, interval_count, intervals, parse_timezone
 from ziwo_reports.warehouse import open_warehouse
 

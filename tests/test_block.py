@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.ziwo import ZiwoClient
 from tests.conftest import FAST
+from ziwo_reports.connectors.ziwo import ZiwoClient
 
 
 @pytest.mark.usefixtures("prefect_api")
 def test_credentials_block_round_trip_and_pull(simulator):
-    from connectors.ziwo.block import ZiwoCredentials
+    from ziwo_reports.connectors.ziwo.block import ZiwoCredentials
 
     sim = simulator(days=1, calls_per_day=100)
     ZiwoCredentials(base_url=sim.base_url, username=sim.config.username, password=sim.config.password).save(
@@ -25,7 +25,7 @@ def test_credentials_block_round_trip_and_pull(simulator):
 
 @pytest.mark.usefixtures("prefect_api")
 def test_instance_name_in_a_block_means_the_aswat_url():
-    from connectors.ziwo.block import ZiwoCredentials
+    from ziwo_reports.connectors.ziwo.block import ZiwoCredentials
 
     ZiwoCredentials(instance="acme", access_token="tok-acme-123456").save("acme-test", overwrite=True)
     settings = ZiwoCredentials.load("acme-test").settings()
@@ -41,7 +41,7 @@ def test_pull_command_reads_a_block(simulator, tmp_path):
 
     from prefect.settings import PREFECT_API_URL
 
-    from connectors.ziwo.block import ZiwoCredentials
+    from ziwo_reports.connectors.ziwo.block import ZiwoCredentials
 
     sim = simulator(days=1, calls_per_day=100)
     ZiwoCredentials(base_url=sim.base_url, username=sim.config.username, password=sim.config.password).save(
@@ -78,7 +78,7 @@ def test_save_block_command_saves_the_ziwo_environment_after_a_login(simulator, 
 
     from prefect.settings import PREFECT_API_URL
 
-    from connectors.ziwo.block import ZiwoCredentials
+    from ziwo_reports.connectors.ziwo.block import ZiwoCredentials
 
     sim = simulator(days=1, calls_per_day=50)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZIWO_")}

@@ -225,7 +225,7 @@ def test_demo_ingests_into_the_warehouse_and_checks_it_against_the_ground_truth(
 
 def test_the_command_line_starts_without_prefect_or_great_expectations():
     code = (
-        "import sys, ziwo_reports.cli, ziwo_reports.ingest, connectors.ziwo; "
+        "import sys, ziwo_reports.cli, ziwo_reports.ingest, ziwo_reports.connectors.ziwo; "
         "heavy = [m for m in ('prefect', 'great_expectations', 'pandas') if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
     )

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.ziwo import ZiwoAuthError, ZiwoClient, ZiwoListingError, ZiwoPagingError, ZiwoSettings
 from tests.conftest import FAST, http_receiver, settings_for
-from ziwo_reports.simulator.faults import FLAKY, HOSTILE_ALL
+from ziwo_reports.connectors.ziwo import ZiwoAuthError, ZiwoClient, ZiwoListingError, ZiwoPagingError, ZiwoSettings
+from ziwo_reports.connectors.ziwo.simulator.faults import FLAKY, HOSTILE_ALL
 
 
 def pull_all(client: ZiwoClient, start, end, known_agent_ids=None):

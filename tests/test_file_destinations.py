@@ -13,12 +13,12 @@ import fsspec
 import pytest
 from pydantic import ValidationError
 
-from connectors.files import TargetExistsError, TemplateError, write_report_files
-from connectors.files.csv_file import write_csv
-from connectors.files.destination import OutsideDestinationError, open_destination
-from connectors.files.excel import write_xlsx
-from connectors.files.naming import name_fields, render_name
 from tests.file_reports import hostile_reports
+from ziwo_reports.connectors.files import TargetExistsError, TemplateError, write_report_files
+from ziwo_reports.connectors.files.csv_file import write_csv
+from ziwo_reports.connectors.files.destination import OutsideDestinationError, open_destination
+from ziwo_reports.connectors.files.excel import write_xlsx
+from ziwo_reports.connectors.files.naming import name_fields, render_name
 
 GENERATED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

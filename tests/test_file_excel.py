@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import openpyxl
 import pytest
 
-from connectors.files import Thresholds, write_report_files
 from tests.file_reports import AT_TAG, EVIL_NAME, EVIL_TAG, hostile_reports, simulator_reports
+from ziwo_reports.connectors.files import Thresholds, write_report_files
 from ziwo_reports.metric_definitions import definition
 
 

@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.files import FileOptions, write_report_files
-from connectors.files.csv_file import write_csv
-from connectors.files.parquet_file import METADATA_KEY
 from tests.file_reports import AT_TAG, EVIL_NAME, EVIL_TAG, hostile_reports, simulator_reports
+from ziwo_reports.connectors.files import FileOptions, write_report_files
+from ziwo_reports.connectors.files.csv_file import write_csv
+from ziwo_reports.connectors.files.parquet_file import METADATA_KEY
 from ziwo_reports.report_output import to_text
 
 GENERATED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

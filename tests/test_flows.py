@@ -40,7 +40,7 @@ def ziwo_env(simulator, monkeypatch):
 def test_ingest_flow_loads_the_calls_and_publishes_artifacts(ziwo_env, tmp_path):
     from prefect.artifacts import Artifact
 
-    from flows.ingest import ingest
+    from ziwo_reports.flows.ingest import ingest
 
     sim, _ = ziwo_env
     db = tmp_path / "w.duckdb"
@@ -60,7 +60,7 @@ def test_the_flow_runs_from_a_deployment_as_a_worker_runs_it(ziwo_env, tmp_path)
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL
 
-    from flows.ingest import ingest
+    from ziwo_reports.flows.ingest import ingest
 
     sim, env = ziwo_env
     db = tmp_path / "w.duckdb"
@@ -85,7 +85,7 @@ def test_report_flow_ingests_computes_writes_files_and_publishes_artifacts(ziwo_
     from openpyxl import load_workbook
     from prefect.artifacts import Artifact
 
-    from flows.report import report
+    from ziwo_reports.flows.report import report
 
     sim, _ = ziwo_env
     db, out = tmp_path / "w.duckdb", tmp_path / "out"
@@ -116,7 +116,7 @@ def test_report_flow_ingests_computes_writes_files_and_publishes_artifacts(ziwo_
 
 
 def test_report_flow_parameters_make_a_form_with_dropdowns():
-    from flows.report import report
+    from ziwo_reports.flows.report import report
 
     schema = report.parameters.model_dump()
     properties, definitions = schema["properties"], schema["definitions"]
@@ -132,10 +132,9 @@ def test_report_flow_parameters_make_a_form_with_dropdowns():
 def test_every_flow_parameter_has_a_title_a_description_and_a_real_default(flow_name):
     """What the Prefect UI's form shows: a title other than the parameter's name, a description,
     and a value rather than 'Property is type None' wherever a default exists."""
-    import flows.ingest
-    import flows.report
+    import importlib
 
-    flow = getattr(getattr(flows, flow_name), flow_name)
+    flow = getattr(importlib.import_module(f"ziwo_reports.flows.{flow_name}"), flow_name)
     properties = flow.parameters.model_dump()["properties"]
     for name, field in properties.items():
         assert field.get("title") and field["title"] != name and field.get("description"), name
@@ -162,7 +161,7 @@ def test_every_flow_parameter_has_a_title_a_description_and_a_real_default(flow_
 
 
 def test_every_field_of_the_form_models_has_a_title_and_a_description():
-    from connectors.files.options import FileOptions, Thresholds
+    from ziwo_reports.connectors.files.options import FileOptions, Thresholds
     from ziwo_reports.report import MetricSettings, ReportFilters
 
     for model in (ReportFilters, MetricSettings, FileOptions, Thresholds):
@@ -175,7 +174,7 @@ def test_every_field_of_the_form_models_has_a_title_and_a_description():
 def test_fcr_window_reads_and_shows_durations_as_the_command_line_does():
     from datetime import timedelta
 
-    from flows.report import report
+    from ziwo_reports.flows.report import report
     from ziwo_reports.report import MetricSettings, ReportSpecError, make_spec
 
     schema = MetricSettings.model_json_schema()["properties"]["fcr_window"]
@@ -207,9 +206,9 @@ def test_flows_check_an_access_token_alone_read_ziwo_reports_db_and_report_in_th
     is in the instance's, grouped as its report groups by default."""
     from prefect.artifacts import Artifact
 
-    from connectors.ziwo import ZiwoClient, ZiwoSettings
-    from flows.ingest import ingest
-    from flows.report import report
+    from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
+    from ziwo_reports.flows.ingest import ingest
+    from ziwo_reports.flows.report import report
 
     sim, env = ziwo_env
     with ZiwoClient(ZiwoSettings.from_sources(environ=env)) as client:
@@ -238,7 +237,7 @@ def test_flows_check_an_access_token_alone_read_ziwo_reports_db_and_report_in_th
 
 
 def test_every_deployment_in_prefect_yaml_loads_and_its_schedule_parses():
-    from flows.deployments import declared, runner_deployments
+    from ziwo_reports.flows.deployments import declared, runner_deployments
 
     entries = {entry["name"]: entry for entry in declared()}
     deployments = {d.name: d for d in runner_deployments()}
@@ -251,7 +250,7 @@ def test_every_deployment_in_prefect_yaml_loads_and_its_schedule_parses():
         # The parameters validate against the flow's signature, as a worker would run them.
         from prefect.flows import load_flow_from_entrypoint
 
-        flow = load_flow_from_entrypoint(str(ROOT / entries[name]["entrypoint"]))
+        flow = load_flow_from_entrypoint(entries[name]["entrypoint"])
         flow.validate_parameters(entries[name].get("parameters") or {})
     crons = {
         name: [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules]
@@ -265,11 +264,10 @@ def test_every_deployment_in_prefect_yaml_loads_and_its_schedule_parses():
 
 
 def test_a_bad_schedule_in_prefect_yaml_is_refused(tmp_path):
-    from flows.deployments import runner_deployments
+    from ziwo_reports.flows.deployments import PREFECT_YAML, runner_deployments
 
-    broken = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    broken = yaml.safe_load(PREFECT_YAML.read_text())
     broken["deployments"][0]["schedules"][0]["cron"] = "every morning"
-    (tmp_path / "flows").symlink_to(ROOT / "flows")
     (tmp_path / "prefect.yaml").write_text(yaml.safe_dump(broken))
     with pytest.raises(ValueError, match="every morning"):
         runner_deployments(tmp_path / "prefect.yaml")

@@ -14,8 +14,8 @@ from contextlib import suppress
 import pytest
 import requests
 
-from connectors.ziwo import ZiwoClient, ZiwoSettings
 from tests.conftest import Exchange, http_receiver
+from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
 from ziwo_reports.http import (
     DeadlineExceeded,
     HttpPolicy,

@@ -104,7 +104,7 @@ def test_new_calls_after_the_cursor_arrive_and_the_cursor_moves_with_the_data(si
 CRASHING_RUN = textwrap.dedent(
     """
     import os, sys
-    from connectors.ziwo import ZiwoClient, ZiwoSettings
+    from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
     from ziwo_reports.http import HttpPolicy
     from ziwo_reports.ingest import IngestOptions, ingest
     from ziwo_reports.warehouse import open_warehouse

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.ziwo import ZiwoClient, ZiwoListingError, ZiwoPagingError, ZiwoSettings
 from tests.conftest import FAST, NOW, settings_for
 from tests.quirky_ziwo import PASSWORD, USERNAME, Quirks, quirky_ziwo
 from tests.test_cli import run
+from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoListingError, ZiwoPagingError, ZiwoSettings
+from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
 from ziwo_reports.http import RetriesExhausted
 from ziwo_reports.ingest import IngestOptions, ingest
-from ziwo_reports.simulator import SimConfig, Simulator
 
 
 def quirky_settings(server, **overrides) -> ZiwoSettings:
@@ -156,7 +156,7 @@ def test_a_full_refresh_removes_nothing_from_a_day_it_could_not_verify(tmp_path,
 def test_the_ingest_flow_loads_the_verified_days_fails_and_shows_each_days_check(tmp_path, monkeypatch):
     from prefect.artifacts import Artifact
 
-    from flows.ingest import ingest as ingest_flow
+    from ziwo_reports.flows.ingest import ingest as ingest_flow
 
     db = tmp_path / "w.duckdb"
     with quirky_ziwo() as server:

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import NOW, run_ingest
+from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
 from ziwo_reports.report import compute_report, make_spec
-from ziwo_reports.simulator import SimConfig, Simulator
 from ziwo_reports.warehouse import open_warehouse
 
 ADDITIVE = {

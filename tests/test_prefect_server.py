@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ziwo_reports.simulator import SimConfig, Simulator
+from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
 from ziwo_reports.warehouse import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.ziwo import CALL_COLUMNS, REJECT_REASONS, CallRecord, Reject, parse_call
+from ziwo_reports.connectors.ziwo import CALL_COLUMNS, REJECT_REASONS, CallRecord, Reject, parse_call
 
 
 def raw(**changes):

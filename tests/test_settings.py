@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.ziwo import ZiwoSettings, instance_url
+from ziwo_reports.connectors.ziwo import ZiwoSettings, instance_url
 
 
 def test_instance_name_becomes_its_api_url():

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from connectors.ziwo.assumptions import ANONYMOUS_NUMBERS, RESULTS, TRANSFER_CAUSES
 from tests.conftest import NOW
-from ziwo_reports.simulator import SimConfig, Simulator
-from ziwo_reports.simulator.calls import BAD_RECORD_KINDS
-from ziwo_reports.simulator.server import hashed_password
-from ziwo_reports.simulator.world import QUEUES
+from ziwo_reports.connectors.ziwo.assumptions import ANONYMOUS_NUMBERS, RESULTS, TRANSFER_CAUSES
+from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
+from ziwo_reports.connectors.ziwo.simulator.calls import BAD_RECORD_KINDS
+from ziwo_reports.connectors.ziwo.simulator.server import hashed_password
+from ziwo_reports.connectors.ziwo.simulator.world import QUEUES
 
 
 def login(sim: Simulator, **kwargs) -> requests.Response:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.ziwo import CALL_COLUMNS
 from ziwo_reports import warehouse as wh_module
+from ziwo_reports.connectors.ziwo import CALL_COLUMNS
 from ziwo_reports.warehouse import Warehouse, _split, open_warehouse
 
 DUCKDB_TYPES = {
@@ -82,5 +82,5 @@ def test_statements_split_at_semicolons_ending_a_line():
 
 
 def test_sql_lives_in_files():
-    assert (wh_module.SQL_DIR / "load_calls.sql").exists()
+    assert (wh_module.SQL_DIR / "load_calls.sql").is_file()
     assert wh_module.sql_statements("load_calls")[0].startswith("-- Load a staged batch")

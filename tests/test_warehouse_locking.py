@@ -23,7 +23,7 @@ import pytest
 
 from tests import golden
 from tests.conftest import run_ingest
-from ziwo_reports.warehouse import SQL_DIR, Warehouse, WarehouseError, _split, open_warehouse
+from ziwo_reports.warehouse import Warehouse, WarehouseError, _split, migration_files, open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [str(Path(sys.executable).with_name("ziwo-reports"))]
@@ -132,12 +132,12 @@ def test_read_only_opening_checks_the_schema_version_and_writes_nothing(tmp_path
     path = tmp_path / "w.duckdb"
     with Warehouse(path) as old:  # a warehouse of the ziwo-reports before migration 004
         old.run("schema_migrations")
-        for file in sorted((SQL_DIR / "migrations").glob("00[123]_*.sql")):
+        for file in migration_files()[:3]:
             for statement in _split(file.read_text(encoding="utf-8")):
                 old.con.execute(statement)
             old.con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [int(file.name[:3]), file.stem])
     before = snapshot(tmp_path)
-    newest = max(int(file.name[:3]) for file in (SQL_DIR / "migrations").glob("[0-9][0-9][0-9]_*.sql"))
+    newest = max(int(file.name[:3]) for file in migration_files())
     with pytest.raises(WarehouseError, match=rf"schema version 3, older than this ziwo-reports \({newest}\); run `z"):
         open_warehouse(path, read_only=True)
     assert snapshot(tmp_path) == before
@@ -313,7 +313,7 @@ def test_an_ingest_flow_and_a_report_flow_started_together_queue_on_the_slot_and
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
-    from flows.slots import warehouse_slot, warehouse_slot_name
+    from ziwo_reports.flows.slots import warehouse_slot, warehouse_slot_name
 
     sim = simulator(days=2, calls_per_day=200, now=None)
     db, out = tmp_path / "w.duckdb", tmp_path / "out"
@@ -322,9 +322,11 @@ def test_an_ingest_flow_and_a_report_flow_started_together_queue_on_the_slot_and
         ZIWO_USERNAME=sim.config.username, ZIWO_PASSWORD=sim.config.password,
         PREFECT_API_URL=PREFECT_API_URL.value(),
     )  # fmt: skip
-    ingest_flow = "import sys; from flows.ingest import ingest; ingest(db_path=sys.argv[1], initial_days=2)"
+    ingest_flow = (
+        "import sys; from ziwo_reports.flows.ingest import ingest; ingest(db_path=sys.argv[1], initial_days=2)"
+    )
     report_flow = (
-        "import sys; from flows.report import report; "
+        "import sys; from ziwo_reports.flows.report import report; "
         "report(db_path=sys.argv[1], rolling_date='last_n_days:2', "
         "files={'formats': ['csv'], 'destination': sys.argv[2]})"
     )
@@ -380,7 +382,7 @@ def test_a_flow_waits_for_a_command_line_holder_of_the_file(simulator, tmp_path,
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
-    from flows.ingest import ingest
+    from ziwo_reports.flows.ingest import ingest
 
     sim = simulator(days=1, calls_per_day=100, now=None)
     for name, value in {

@@ -127,7 +127,7 @@ def _limited(name: str, kind: type[int] | type[float]):  # -> Callable[[str], in
     """An argparse type for a numeric simulator setting, checked against SimConfig's own LIMITS."""
 
     def parse(text: str) -> int | float:
-        from ziwo_reports.simulator.world import check_limit
+        from ziwo_reports.connectors.ziwo.simulator.world import check_limit
 
         try:
             value = kind(text)
@@ -172,13 +172,13 @@ def _add_connection_options(parser: argparse.ArgumentParser, *, for_block: bool 
 
 
 def _settings(args: argparse.Namespace):  # -> ZiwoSettings
-    from connectors.ziwo import ZiwoSettings
+    from ziwo_reports.connectors.ziwo import ZiwoSettings
     from ziwo_reports.http import HttpPolicy
 
     http = HttpPolicy.from_env()
     extra = {"page_size": args.page_size} if args.page_size else {}
     if args.block:
-        from connectors.ziwo.block import ZiwoCredentials
+        from ziwo_reports.connectors.ziwo.block import ZiwoCredentials
 
         if args.timezone:
             extra["timezone"] = args.timezone
@@ -199,7 +199,7 @@ def _settings(args: argparse.Namespace):  # -> ZiwoSettings
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from connectors.ziwo import ZiwoClient, ZiwoListingError
+    from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoListingError
     from ziwo_reports.files import check_output_file
     from ziwo_reports.pull import pull_to_jsonl, rejects_path
 
@@ -222,7 +222,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _simulator_config(args: argparse.Namespace):  # -> SimConfig
-    from ziwo_reports.simulator import SimConfig
+    from ziwo_reports.connectors.ziwo.simulator import SimConfig
 
     return SimConfig(
         seed=args.seed,
@@ -246,7 +246,7 @@ def _simulator_config(args: argparse.Namespace):  # -> SimConfig
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
-    from ziwo_reports.simulator import Simulator
+    from ziwo_reports.connectors.ziwo.simulator import Simulator
 
     simulator = Simulator(_simulator_config(args), host=args.host, port=args.port)
     try:
@@ -315,7 +315,7 @@ def _progress(client):  # -> Iterator[ProgressHook]
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from connectors.ziwo import ZiwoClient, ZiwoListingError
+    from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoListingError
     from ziwo_reports.ingest import IngestRun, plan_ingest, quarantine_lines, summary_line
 
     options = _ingest_options(args)
@@ -368,7 +368,7 @@ def _ids(text: str) -> list[int]:
 
 
 def _formats(text: str) -> list[str]:
-    from connectors.files.naming import EXTENSIONS
+    from ziwo_reports.connectors.files.naming import EXTENSIONS
 
     formats = _names(text)
     if not formats or set(formats) - set(EXTENSIONS):
@@ -429,7 +429,7 @@ def report_spec_from(args: argparse.Namespace):  # -> ReportSpec
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from connectors.files import write_report_files
+    from ziwo_reports.connectors.files import write_report_files
     from ziwo_reports.report import ReportSpecError, compute_report
     from ziwo_reports.report_output import render, write
 
@@ -496,9 +496,9 @@ def _report_request(args: argparse.Namespace):  # -> tuple[ReportSpec, FileOptio
 
 def _check_report_files(args: argparse.Namespace, spec, window, files) -> None:
     """The destination is a folder (or can be made one) and every file name fits the file system."""
-    from connectors.files.destination import DestinationError, OutsideDestinationError
-    from connectors.files.naming import TemplateError
-    from connectors.files.write import check_report_files
+    from ziwo_reports.connectors.files.destination import DestinationError, OutsideDestinationError
+    from ziwo_reports.connectors.files.naming import TemplateError
+    from ziwo_reports.connectors.files.write import check_report_files
 
     try:
         check_report_files(spec, window, files)
@@ -514,7 +514,7 @@ def _file_options(args: argparse.Namespace):  # -> FileOptions
     """The report-file options; errors name the option and the value."""
     from pydantic import ValidationError
 
-    from connectors.files import FileOptions
+    from ziwo_reports.connectors.files import FileOptions
 
     values = {"formats": args.files, "destination": str(args.destination or "reports_out")}
     if args.template:
@@ -539,14 +539,14 @@ def _shown(path: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from connectors.files import write_report_files
-    from connectors.files.headline import totals
-    from connectors.ziwo import ZiwoClient, ZiwoSettings
+    from ziwo_reports.connectors.files import write_report_files
+    from ziwo_reports.connectors.files.headline import totals
+    from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
+    from ziwo_reports.connectors.ziwo.simulator import Simulator
     from ziwo_reports.http import HttpPolicy
     from ziwo_reports.ingest import IngestOptions, ingest, quarantine_lines, summary_line
     from ziwo_reports.report import compute_report, make_spec
     from ziwo_reports.report_output import format_value, render
-    from ziwo_reports.simulator import Simulator
 
     cfg = _simulator_config(args)
     db = args.out_dir / "ziwo.duckdb"
@@ -605,7 +605,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from prefect import serve
     from prefect.settings import PREFECT_API_URL
 
-    from flows.deployments import runner_deployments, work_pool_deployments
+    from ziwo_reports.flows.deployments import runner_deployments, work_pool_deployments
 
     deployments = runner_deployments(names=args.deployment or None)
     # serve() would replace a work pool's deployment of the same name: its pull steps lost, the
@@ -638,9 +638,9 @@ def cmd_save_block(args: argparse.Namespace) -> int:
     from prefect.exceptions import ObjectNotFound
     from prefect.settings import PREFECT_API_URL
 
-    from connectors.ziwo import ZiwoClient, instance_url
-    from connectors.ziwo.block import ZiwoCredentials
-    from flows.ingest import sign_in
+    from ziwo_reports.connectors.ziwo import ZiwoClient, instance_url
+    from ziwo_reports.connectors.ziwo.block import ZiwoCredentials
+    from ziwo_reports.flows.ingest import sign_in
 
     if not re.fullmatch(r"[a-z0-9-]+", args.name):  # Prefect's rule for block names
         raise ValueError(f"block name {args.name!r}: only lowercase letters, digits and dashes, e.g. ziwo")
@@ -695,7 +695,7 @@ def cmd_save_block(args: argparse.Namespace) -> int:
 
 
 def _add_simulator_options(parser: argparse.ArgumentParser, *, faults: str, fault_rate: float) -> None:
-    from ziwo_reports.simulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, FAULT_MODES
+    from ziwo_reports.connectors.ziwo.simulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, FAULT_MODES
 
     def whole(name: str):  # -> Callable[[str], int]
         return _limited(name, int)

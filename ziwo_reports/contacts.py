@@ -5,7 +5,7 @@ code changed, builds them all again."""
 
 from __future__ import annotations
 
-from connectors.ziwo.assumptions import ANONYMOUS_NUMBERS
+from ziwo_reports.connectors.ziwo.assumptions import ANONYMOUS_NUMBERS
 from ziwo_reports.warehouse import Warehouse
 
 _ANONYMOUS = [number.lower() for number in ANONYMOUS_NUMBERS]

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.ziwo import CallRecord, ListingCheck, Reject, ZiwoClient, ZiwoListingError, days
-from connectors.ziwo.records import AGENT_COLUMNS, NUMBER_COLUMNS, QUEUE_COLUMNS, Column, parse_row
+from ziwo_reports.connectors.ziwo import CallRecord, ListingCheck, Reject, ZiwoClient, ZiwoListingError, days
+from ziwo_reports.connectors.ziwo.records import AGENT_COLUMNS, NUMBER_COLUMNS, QUEUE_COLUMNS, Column, parse_row
 from ziwo_reports.contacts import ensure_contacts, refresh_contacts
 from ziwo_reports.redaction import redact
 from ziwo_reports.staging import (

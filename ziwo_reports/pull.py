@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from connectors.ziwo import PullStats, ZiwoClient
+from ziwo_reports.connectors.ziwo import PullStats, ZiwoClient
 from ziwo_reports.files import atomic_writers
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from connectors.ziwo.assumptions import DIRECTIONS, RESULTS
+from ziwo_reports.connectors.ziwo.assumptions import DIRECTIONS, RESULTS
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no usage reports from a data pipeline
 

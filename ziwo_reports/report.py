@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from connectors.ziwo.assumptions import TRANSFER_CAUSES
+from ziwo_reports.connectors.ziwo.assumptions import TRANSFER_CAUSES
 from ziwo_reports.contacts import check_contacts
 from ziwo_reports.timewindows import (
     DURATION_PATTERN,

@@ -83,8 +83,8 @@ def render(report: Report) -> None:
 def to_text(report: Report, fmt: str) -> str:
     """The report as CSV (no byte-order mark, for pipes) or as the JSON envelope, written by the file
     connector's writers so the command line and report files agree."""
-    from connectors.files.csv_file import write_csv
-    from connectors.files.json_file import write_json
+    from ziwo_reports.connectors.files.csv_file import write_csv
+    from ziwo_reports.connectors.files.json_file import write_json
 
     buffer = io.BytesIO()
     if fmt == "csv":

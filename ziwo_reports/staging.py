@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from connectors.ziwo.records import CALL_COLUMNS, CallRecord, Column
+from ziwo_reports.connectors.ziwo.records import CALL_COLUMNS, CallRecord, Column
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "str": pa.string(),

@@ -12,6 +12,8 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,10 @@ import pyarrow as pa
 
 from ziwo_reports import redaction
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+#: The named SQL files, shipped inside the package and read through importlib.resources, so an
+#: installed wheel finds them as a checkout does.
+SQL_DIR: Traversable = resources.files("ziwo_reports") / "sql"
+_MIGRATION = re.compile(r"^\d{3}_\w+\.sql$")
 DEFAULT_DB = Path("reports_out") / "ziwo.duckdb"
 #: Seconds a run waits for a warehouse file another process holds: an incremental ingest holds it
 #: for seconds to a few minutes, so a report started meanwhile gets through, while a run stuck
@@ -43,10 +48,15 @@ def bound(statement: str, params: dict[str, Any]) -> dict[str, Any]:
 @functools.cache
 def sql_text(name: str) -> str:
     """The text of `sql/<name>.sql`."""
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return SQL_DIR.joinpath(*f"{name}.sql".split("/")).read_text(encoding="utf-8")
 
 
 @functools.cache
+def migration_files() -> list[Traversable]:
+    """The versioned migrations of `sql/migrations/`, oldest first (`001_warehouse.sql`, ...)."""
+    return sorted((f for f in (SQL_DIR / "migrations").iterdir() if _MIGRATION.match(f.name)), key=lambda f: f.name)
+
+
 def sql_statements(name: str) -> tuple[str, ...]:
     """The statements of `sql/<name>.sql`; each ends with `;` at the end of a line."""
     return tuple(_split(sql_text(name)))
@@ -276,10 +286,10 @@ class Warehouse:
         )
         return {name for (name,) in self.con.execute(query).fetchall()}
 
-    def _versions(self) -> tuple[set[int], list[Path]]:
+    def _versions(self) -> tuple[set[int], list[Traversable]]:
         """The migrations this file has had, and the migration files this ziwo-reports knows;
         refuses a DuckDB file that holds other tables but no `schema_migrations`."""
-        files = sorted((SQL_DIR / "migrations").glob("[0-9][0-9][0-9]_*.sql"))
+        files = migration_files()
         tables = self._tables()
         if "schema_migrations" not in tables:
             if tables:
@@ -324,8 +334,9 @@ class Warehouse:
             with self.transaction():
                 for statement in _split(file.read_text(encoding="utf-8")):
                     self.con.execute(statement)
-                self.con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, file.stem])
-            done.append(file.stem)
+                stem = file.name.removesuffix(".sql")
+                self.con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, stem])
+            done.append(stem)
         return done
 
 

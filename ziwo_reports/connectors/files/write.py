@@ -9,13 +9,13 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from connectors.files.csv_file import write_csv
-from connectors.files.destination import Destination, Staged, open_destination
-from connectors.files.excel import write_xlsx
-from connectors.files.json_file import write_json
-from connectors.files.naming import name_fields, render_name
-from connectors.files.options import FileOptions, WrittenFile
-from connectors.files.parquet_file import write_parquet
+from ziwo_reports.connectors.files.csv_file import write_csv
+from ziwo_reports.connectors.files.destination import Destination, Staged, open_destination
+from ziwo_reports.connectors.files.excel import write_xlsx
+from ziwo_reports.connectors.files.json_file import write_json
+from ziwo_reports.connectors.files.naming import name_fields, render_name
+from ziwo_reports.connectors.files.options import FileOptions, WrittenFile
+from ziwo_reports.connectors.files.parquet_file import write_parquet
 from ziwo_reports.report import Report, ReportSpec
 from ziwo_reports.timewindows import Window
 

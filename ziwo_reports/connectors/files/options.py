@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.files.naming import DEFAULT_TEMPLATE, FileFormat, check_template
+from ziwo_reports.connectors.files.naming import DEFAULT_TEMPLATE, FileFormat, check_template
 
 Overwrite = Literal["replace", "never", "version"]
 

@@ -19,12 +19,12 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from connectors.files import FileOptions, WrittenFile, write_report_files
-from connectors.files.headline import totals
-from flows.ingest import artifact_key, ingest, instance_settings
-from flows.parameters import CredentialsBlock, DbPath, form, warehouse_path
-from flows.slots import warehouse_slot
 from ziwo_reports import redaction
+from ziwo_reports.connectors.files import FileOptions, WrittenFile, write_report_files
+from ziwo_reports.connectors.files.headline import totals
+from ziwo_reports.flows.ingest import artifact_key, ingest, instance_settings
+from ziwo_reports.flows.parameters import CredentialsBlock, DbPath, form, warehouse_path
+from ziwo_reports.flows.slots import warehouse_slot
 from ziwo_reports.report import (
     GroupBy,
     Interval,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from connectors.files.options import Overwrite
+from ziwo_reports.connectors.files.options import Overwrite
 from ziwo_reports.files import check_folder, new_file_mode, part_prefix
 
 _MAX_VERSIONS = 10_000

@@ -9,7 +9,7 @@ from typing import IO
 
 import orjson
 
-from connectors.files.metadata import report_metadata
+from ziwo_reports.connectors.files.metadata import report_metadata
 from ziwo_reports.report import Report
 
 _BATCH_ROWS = 10_000

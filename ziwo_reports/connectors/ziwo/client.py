@@ -22,9 +22,9 @@ from typing import Any
 import orjson
 import requests
 
-from connectors.ziwo.assumptions import COUNT_SUFFIX, TOTAL_RECORDS_KEY
-from connectors.ziwo.records import CallRecord, Reject, parse_call
-from connectors.ziwo.settings import ZiwoSettings
+from ziwo_reports.connectors.ziwo.assumptions import COUNT_SUFFIX, TOTAL_RECORDS_KEY
+from ziwo_reports.connectors.ziwo.records import CallRecord, Reject, parse_call
+from ziwo_reports.connectors.ziwo.settings import ZiwoSettings
 from ziwo_reports.http import HttpStats, Reply, send
 from ziwo_reports.redaction import redact, register_secret
 

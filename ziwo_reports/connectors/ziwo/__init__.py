@@ -1,10 +1,10 @@
 """Ziwo (Aswat) call-center API: settings, client and call records.
 
-The Prefect credentials block lives in `connectors.ziwo.block`, so that importing the client
+The Prefect credentials block lives in `ziwo_reports.connectors.ziwo.block`, so that importing the client
 does not import Prefect.
 """
 
-from connectors.ziwo.client import (
+from ziwo_reports.connectors.ziwo.client import (
     CallBatch,
     ListingCheck,
     PullStats,
@@ -15,8 +15,8 @@ from connectors.ziwo.client import (
     ZiwoPagingError,
     days,
 )
-from connectors.ziwo.records import CALL_COLUMNS, REJECT_REASONS, CallRecord, Reject, parse_call
-from connectors.ziwo.settings import ZiwoSettings, instance_url
+from ziwo_reports.connectors.ziwo.records import CALL_COLUMNS, REJECT_REASONS, CallRecord, Reject, parse_call
+from ziwo_reports.connectors.ziwo.settings import ZiwoSettings, instance_url
 
 __all__ = [
     "CALL_COLUMNS",

@@ -25,10 +25,10 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from connectors.files.headline import chart_series, totals
-from connectors.files.metadata import describe_filters, describe_settings
-from connectors.files.options import EXCEL_MAX_ROWS, Thresholds
-from connectors.files.xlsx_rows import FORMULA_START, CellColumn, CellType, sheet_rows, splice_rows
+from ziwo_reports.connectors.files.headline import chart_series, totals
+from ziwo_reports.connectors.files.metadata import describe_filters, describe_settings
+from ziwo_reports.connectors.files.options import EXCEL_MAX_ROWS, Thresholds
+from ziwo_reports.connectors.files.xlsx_rows import FORMULA_START, CellColumn, CellType, sheet_rows, splice_rows
 from ziwo_reports.metric_definitions import Definition, Kind, describe
 from ziwo_reports.report import Report
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from connectors.files.metadata import report_metadata
+from ziwo_reports.connectors.files.metadata import report_metadata
 from ziwo_reports.metric_definitions import describe
 from ziwo_reports.report import Report
 

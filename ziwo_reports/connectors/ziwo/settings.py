@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.ziwo.assumptions import ORDER_ASCENDING
+from ziwo_reports.connectors.ziwo.assumptions import ORDER_ASCENDING
 from ziwo_reports.http import HttpPolicy
 from ziwo_reports.redaction import register_secret
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from ziwo_reports.simulator.calls import (
+from ziwo_reports.connectors.ziwo.simulator.calls import (
     Leg,
     build_contacts,
     day_of_call_id,
@@ -20,7 +20,7 @@ from ziwo_reports.simulator.calls import (
     new_call_id,
     to_leg,
 )
-from ziwo_reports.simulator.world import QUEUES, World
+from ziwo_reports.connectors.ziwo.simulator.world import QUEUES, World
 
 
 @dataclass

@@ -4,7 +4,8 @@ this process instead of a work pool."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
@@ -12,10 +13,12 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import load_flow_from_entrypoint
 from prefect.schedules import Cron
 
-PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
+#: prefect.yaml ships inside the package, read through importlib.resources; its entrypoints are
+#: module paths (ziwo_reports.flows.report.report), so they load from an installed wheel too.
+PREFECT_YAML: Traversable = resources.files("ziwo_reports") / "prefect.yaml"
 
 
-def declared(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
+def declared(path: Traversable = PREFECT_YAML) -> list[dict[str, Any]]:
     """The deployments as prefect.yaml declares them."""
     return yaml.safe_load(path.read_text(encoding="utf-8"))["deployments"]
 
@@ -37,16 +40,15 @@ def _schedules(entry: dict[str, Any]) -> list[Cron]:
     return schedules
 
 
-def runner_deployments(path: Path = PREFECT_YAML, names: list[str] | None = None) -> list[RunnerDeployment]:
+def runner_deployments(path: Traversable = PREFECT_YAML, names: list[str] | None = None) -> list[RunnerDeployment]:
     """Each deployment of prefect.yaml (or those named) with its flow loaded from its entrypoint."""
-    root = path.parent
     entries = [entry for entry in declared(path) if not names or entry["name"] in names]
     unknown = set(names or ()) - {entry["name"] for entry in entries}
     if unknown:
         raise ValueError(f"no deployment named {', '.join(sorted(unknown))} in {path}")
     deployments = []
     for entry in entries:
-        flow = load_flow_from_entrypoint(str(root / entry["entrypoint"]))
+        flow = load_flow_from_entrypoint(entry["entrypoint"])
         deployments.append(
             flow.to_deployment(
                 name=entry["name"],

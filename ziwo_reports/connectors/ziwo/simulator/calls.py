@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from connectors.ziwo.assumptions import CALL_WRAP_UP_FIELD, SURVEY_SCORE_FIELD
-from ziwo_reports.simulator.world import QUEUES, Agent, Queue, World
+from ziwo_reports.connectors.ziwo.assumptions import CALL_WRAP_UP_FIELD, SURVEY_SCORE_FIELD
+from ziwo_reports.connectors.ziwo.simulator.world import QUEUES, Agent, Queue, World
 
 #: Relative call volume by local hour (a two-peak office day).
 HOURLY = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import threading
 
-from ziwo_reports.simulator.world import SimConfig
+from ziwo_reports.connectors.ziwo.simulator.world import SimConfig
 
 #: flaky: what a busy or unwell server does.
 FLAKY = ("429", "500", "502", "503", "slow", "reset")

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.ziwo.assumptions import SIMULATOR_MAX_PAGE_SIZE
+from ziwo_reports.connectors.ziwo.assumptions import SIMULATOR_MAX_PAGE_SIZE
 from ziwo_reports.timewindows import MAX_DAYS, check_instant
 
 FaultMode = Literal["none", "flaky", "hostile"]

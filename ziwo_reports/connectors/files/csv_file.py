@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from connectors.files.xlsx_rows import FORMULA_START
+from ziwo_reports.connectors.files.xlsx_rows import FORMULA_START
 from ziwo_reports.report import Report, iso_times
 
 BOM = b"\xef\xbb\xbf"

@@ -1,7 +1,7 @@
 """The `ziwo-ingest` Prefect flow: log in, refresh agents and queues, then pull, validate and load
 the calls day by day into the DuckDB warehouse, with a table artifact and a markdown summary.
 
-Run it once with `python flows/ingest.py` (Ziwo settings from the environment), or deploy it
+Run it once with `python -m ziwo_reports.flows.ingest` (Ziwo settings from the environment), or deploy it
 with `prefect deploy --all` (see prefect.yaml).
 """
 
@@ -16,10 +16,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from connectors.ziwo import ZiwoClient, ZiwoListingError, ZiwoSettings
-from flows.parameters import CredentialsBlock, DbPath, form, warehouse_path
-from flows.slots import warehouse_slot
 from ziwo_reports import redaction
+from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoListingError, ZiwoSettings
+from ziwo_reports.flows.parameters import CredentialsBlock, DbPath, form, warehouse_path
+from ziwo_reports.flows.slots import warehouse_slot
 from ziwo_reports.ingest import Counts, IngestOptions, IngestRun, plan_ingest, summary_line, verification_summary
 from ziwo_reports.warehouse import open_warehouse
 
@@ -57,7 +57,7 @@ def ingest_day(run: IngestRun, day: date) -> Counts:
 def instance_settings(credentials_block: str | None = None) -> ZiwoSettings:
     """The instance of the named Ziwo Credentials block, else of the ZIWO_* environment."""
     if credentials_block:
-        from connectors.ziwo.block import ZiwoCredentials
+        from ziwo_reports.connectors.ziwo.block import ZiwoCredentials
 
         return ZiwoCredentials.load(credentials_block).settings()
     return ZiwoSettings.from_sources()

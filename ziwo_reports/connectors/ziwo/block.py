@@ -1,6 +1,6 @@
 """Prefect block holding Ziwo credentials as secrets.
 
-Register the type once with `prefect block register -m connectors.ziwo.block`, then create a
+Register the type once with `prefect block register -m ziwo_reports.connectors.ziwo.block`, then create a
 block in the UI or in Python (see README).
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from connectors.ziwo.settings import ZiwoSettings
+from ziwo_reports.connectors.ziwo.settings import ZiwoSettings
 
 
 class ZiwoCredentials(Block):

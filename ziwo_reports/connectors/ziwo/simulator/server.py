@@ -22,11 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from connectors.ziwo.assumptions import ORDER_ASCENDING, ORDER_DESCENDING, TEAM_ID_FIELD, TEAM_NAME_FIELD
-from ziwo_reports.simulator.calls import iso
-from ziwo_reports.simulator.faults import FaultPlan
-from ziwo_reports.simulator.store import CallStore, Truth
-from ziwo_reports.simulator.world import QUEUES, TEAMS, Agent, SimConfig, World, build_world
+from ziwo_reports.connectors.ziwo.assumptions import ORDER_ASCENDING, ORDER_DESCENDING, TEAM_ID_FIELD, TEAM_NAME_FIELD
+from ziwo_reports.connectors.ziwo.simulator.calls import iso
+from ziwo_reports.connectors.ziwo.simulator.faults import FaultPlan
+from ziwo_reports.connectors.ziwo.simulator.store import CallStore, Truth
+from ziwo_reports.connectors.ziwo.simulator.world import QUEUES, TEAMS, Agent, SimConfig, World, build_world
 
 log = logging.getLogger(__name__)
 

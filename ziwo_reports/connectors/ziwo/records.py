@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from connectors.ziwo.assumptions import (
+from ziwo_reports.connectors.ziwo.assumptions import (
     CALL_WRAP_UP_FIELD,
     SURVEY_SCORE_FIELD,
     TAGS_FIELD,
