@@ -39,7 +39,8 @@ def build_report(workdir: Path, rows: int) -> tuple[Path, float]:
     """The call-details report of about `rows` legs, pickled for the writer processes."""
     import dataclasses
 
-    from ziwo_reports.report import compute_report, make_spec
+    from ziwo_reports.report import compute_report
+    from ziwo_reports.report_model import make_spec
     from ziwo_reports.warehouse import open_warehouse
 
     db = workdir / "bench.duckdb"

@@ -126,7 +126,8 @@ def generate(db: Path, legs: int, days: int) -> tuple[float, float]:
 
 
 def run_report(db: Path, report: str) -> dict:
-    from ziwo_reports.report import compute_report, make_spec
+    from ziwo_reports.report import compute_report
+    from ziwo_reports.report_model import make_spec
     from ziwo_reports.warehouse import open_warehouse
 
     interval = "day" if report == "agent-performance" else "none"

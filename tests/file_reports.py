@@ -13,7 +13,8 @@ from typing import Any
 from tests import golden
 from tests.conftest import NOW, run_ingest
 from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
-from ziwo_reports.report import Report, compute_report, make_spec
+from ziwo_reports.report import compute_report
+from ziwo_reports.report_model import Report, make_spec
 from ziwo_reports.warehouse import open_warehouse
 
 #: Text a spreadsheet would run: the classic DDE payload, and a formula in a tag.

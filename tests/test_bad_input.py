@@ -25,7 +25,7 @@ from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
 from ziwo_reports.connectors.ziwo.simulator.world import LIMITS
 from ziwo_reports.ingest import IngestOptions
 from ziwo_reports.pull import pull_to_jsonl
-from ziwo_reports.report import MetricSettings, ReportFilters, ReportSpecError, make_spec
+from ziwo_reports.report_model import MetricSettings, ReportFilters, ReportSpecError, make_spec
 from ziwo_reports.timewindows import MAX_INTERVALS, Window, interval_count, intervals, parse_timezone
 from ziwo_reports.warehouse import open_warehouse
 

@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import run_ingest
 from ziwo_reports.contacts import ContactsNotBuilt, rebuild_contacts
-from ziwo_reports.report import compute_report, make_spec
+from ziwo_reports.report import compute_report
+from ziwo_reports.report_model import make_spec
 from ziwo_reports.warehouse import open_warehouse
 
 

@@ -213,7 +213,7 @@ def test_an_empty_report_an_offset_zone_and_hourly_totals(tmp_path):
 def test_changed_settings_show_on_the_summary_that_the_definitions_point_to(tmp_path):
     import dataclasses
 
-    from ziwo_reports.report import MetricSettings
+    from ziwo_reports.report_model import MetricSettings
 
     report = simulator_reports()["queue-performance"]
     settings = MetricSettings(short_abandon_s=5, service_level_s=30)

@@ -162,7 +162,7 @@ def test_every_flow_parameter_has_a_title_a_description_and_a_real_default(flow_
 
 def test_every_field_of_the_form_models_has_a_title_and_a_description():
     from ziwo_reports.connectors.files.options import FileOptions, Thresholds
-    from ziwo_reports.report import MetricSettings, ReportFilters
+    from ziwo_reports.report_model import MetricSettings, ReportFilters
 
     for model in (ReportFilters, MetricSettings, FileOptions, Thresholds):
         for name, field in model.model_fields.items():
@@ -175,7 +175,7 @@ def test_fcr_window_reads_and_shows_durations_as_the_command_line_does():
     from datetime import timedelta
 
     from ziwo_reports.flows.report import report
-    from ziwo_reports.report import MetricSettings, ReportSpecError, make_spec
+    from ziwo_reports.report_model import MetricSettings, ReportSpecError, make_spec
 
     schema = MetricSettings.model_json_schema()["properties"]["fcr_window"]
     assert schema["type"] == "string" and schema["default"] == "24h"

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import NOW, run_ingest
 from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
-from ziwo_reports.report import compute_report, make_spec
+from ziwo_reports.report import compute_report
+from ziwo_reports.report_model import make_spec
 from ziwo_reports.warehouse import open_warehouse
 
 ADDITIVE = {

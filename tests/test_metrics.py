@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tests import golden
-from ziwo_reports.report import compute_report, make_spec
+from ziwo_reports.report import compute_report
+from ziwo_reports.report_model import make_spec
 from ziwo_reports.warehouse import open_warehouse
 
 

@@ -387,7 +387,7 @@ def _flatten(lists: list[list] | None) -> list | None:
 
 def report_spec_from(args: argparse.Namespace):  # -> ReportSpec
     """The report spec of the command's options; errors name the option and the value."""
-    from ziwo_reports.report import ReportSpecError, make_spec
+    from ziwo_reports.report_model import ReportSpecError, make_spec
 
     filters = {
         "agent_ids": _flatten(args.agent),
@@ -430,7 +430,8 @@ def report_spec_from(args: argparse.Namespace):  # -> ReportSpec
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ziwo_reports.connectors.files import write_report_files
-    from ziwo_reports.report import ReportSpecError, compute_report
+    from ziwo_reports.report import compute_report
+    from ziwo_reports.report_model import ReportSpecError
     from ziwo_reports.report_output import render, write
 
     spec, files = _report_request(args)
@@ -464,7 +465,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _report_request(args: argparse.Namespace):  # -> tuple[ReportSpec, FileOptions | None]
     """The spec and file options of `report`, with every option checked before the warehouse is
     opened: options that conflict, the window's size, the output file or folder and its names."""
-    from ziwo_reports.report import ReportSpecError, report_window
+    from ziwo_reports.report_model import ReportSpecError, report_window
 
     def given(*options: tuple[str, object]) -> list[str]:
         return [f"{option} {str(value)!r}" for option, value in options if value is not None]
@@ -545,7 +546,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ziwo_reports.connectors.ziwo.simulator import Simulator
     from ziwo_reports.http import HttpPolicy
     from ziwo_reports.ingest import IngestOptions, ingest, quarantine_lines, summary_line
-    from ziwo_reports.report import compute_report, make_spec
+    from ziwo_reports.report import compute_report
+    from ziwo_reports.report_model import make_spec
     from ziwo_reports.report_output import format_value, render
 
     cfg = _simulator_config(args)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ziwo_reports.files import atomic_writer
 from ziwo_reports.metric_definitions import Kind, describe
-from ziwo_reports.report import Report
+from ziwo_reports.report_model import Report
 
 #: What fits a terminal, with short headers; CSV and JSON carry every column.
 TERMINAL_COLUMNS: dict[str, Sequence[tuple[str, str]]] = {

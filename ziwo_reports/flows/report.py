@@ -25,7 +25,8 @@ from ziwo_reports.connectors.files.headline import totals
 from ziwo_reports.flows.ingest import artifact_key, ingest, instance_settings
 from ziwo_reports.flows.parameters import CredentialsBlock, DbPath, form, warehouse_path
 from ziwo_reports.flows.slots import warehouse_slot
-from ziwo_reports.report import (
+from ziwo_reports.report import compute_report
+from ziwo_reports.report_model import (
     GroupBy,
     Interval,
     LastNDays,
@@ -35,7 +36,6 @@ from ziwo_reports.report import (
     ReportName,
     ReportSpec,
     RollingDate,
-    compute_report,
     make_spec,
 )
 from ziwo_reports.report_output import format_value

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from ziwo_reports.connectors.files.xlsx_rows import FORMULA_START
-from ziwo_reports.report import Report, iso_times
+from ziwo_reports.report_model import Report, iso_times
 
 BOM = b"\xef\xbb\xbf"
 _BATCH_ROWS = 65_536

@@ -30,7 +30,7 @@ from ziwo_reports.connectors.files.metadata import describe_filters, describe_se
 from ziwo_reports.connectors.files.options import EXCEL_MAX_ROWS, Thresholds
 from ziwo_reports.connectors.files.xlsx_rows import FORMULA_START, CellColumn, CellType, sheet_rows, splice_rows
 from ziwo_reports.metric_definitions import Definition, Kind, describe
-from ziwo_reports.report import Report
+from ziwo_reports.report_model import Report
 
 DATA_SHEETS = {"agent": "Agents", "team": "Teams", "queue": "Queues", "none": "Totals"}
 CALL_SHEET = "Calls"

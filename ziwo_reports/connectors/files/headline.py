@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ziwo_reports.metric_definitions import Kind
-from ziwo_reports.report import Report
+from ziwo_reports.report_model import Report
 
 #: At most this many groups in the chart (the busiest), so it stays readable.
 CHART_GROUPS = 50

@@ -10,7 +10,7 @@ from typing import IO
 import orjson
 
 from ziwo_reports.connectors.files.metadata import report_metadata
-from ziwo_reports.report import Report
+from ziwo_reports.report_model import Report
 
 _BATCH_ROWS = 10_000
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ziwo_reports.report import Report
+from ziwo_reports.report_model import Report
 
 
 def report_metadata(report: Report, generated_at: datetime | None = None) -> dict[str, Any]:

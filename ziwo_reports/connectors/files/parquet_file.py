@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from ziwo_reports.connectors.files.metadata import report_metadata
 from ziwo_reports.metric_definitions import describe
-from ziwo_reports.report import Report
+from ziwo_reports.report_model import Report
 
 #: The schema metadata key holding the report's metadata (JSON).
 METADATA_KEY = b"ziwo_reports"

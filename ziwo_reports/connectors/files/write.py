@@ -16,7 +16,7 @@ from ziwo_reports.connectors.files.json_file import write_json
 from ziwo_reports.connectors.files.naming import name_fields, render_name
 from ziwo_reports.connectors.files.options import FileOptions, WrittenFile
 from ziwo_reports.connectors.files.parquet_file import write_parquet
-from ziwo_reports.report import Report, ReportSpec
+from ziwo_reports.report_model import Report, ReportSpec
 from ziwo_reports.timewindows import Window
 
 Writer = Callable[[Report, IO[bytes], FileOptions, datetime], Any]
