@@ -312,3 +312,21 @@ def iso_times(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     unit_s = pa.timestamp("s", tz=values.type.tz)
     text = pc.strftime(values.cast(unit_s, safe=False), format="%Y-%m-%dT%H:%M:%S" + ("%z" if values.type.tz else ""))
     return pc.replace_substring_regex(text, pattern=r"([+-]\d\d)(\d\d)$", replacement=r"\1:\2")
+
+
+def row_keys(report: Report) -> pa.ChunkedArray | pa.Array:
+    """Each row's key, stable across reruns of the same period, for targets that upsert: the
+    instance, the report, the group, the interval and the period's start in UTC, e.g.
+    `acme:agent-performance:agent=1001:day:2026-11-23T20:00:00Z`; a call-details row is its leg,
+    `acme:call-details:<callID>`. Another zone's day is another period, so another key."""
+    table, spec = report.table, report.spec
+    if table.num_rows == 0:
+        return pa.array([], pa.string())
+    instance = pc.fill_null(table["instance"].cast(pa.string()), "all")
+    if spec.report == "call-details":
+        return pc.binary_join_element_wise(instance, "call-details", table["call_id"], ":")
+    group = pc.fill_null(table["group_id"].cast(pa.string()), "all")
+    starts = table["period_start"].cast(pa.timestamp("s", tz="UTC"), safe=False)
+    period = pc.strftime(starts, format="%Y-%m-%dT%H:%M:%SZ")
+    group = pc.binary_join_element_wise(f"{spec.group_by}", group, "=")
+    return pc.binary_join_element_wise(instance, spec.report, group, spec.interval, period, ":")

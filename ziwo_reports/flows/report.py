@@ -9,6 +9,8 @@ with dropdowns. Deployments are in prefect.yaml; `ziwo-reports serve` runs them 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,11 +19,15 @@ import orjson
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from pydantic import Field
 
 from ziwo_reports import redaction
-from ziwo_reports.connectors.files import FileOptions, WrittenFile, write_report_files
+from ziwo_reports.connectors.delivery import ItemResult, TargetOptions, target_union
+from ziwo_reports.connectors.files import FileOptions, WrittenFile
+from ziwo_reports.connectors.files.delivery import FileTarget
 from ziwo_reports.connectors.files.headline import totals
+from ziwo_reports.deliveries import Delivered, deliver_report, new_run_id
 from ziwo_reports.flows.ingest import artifact_key, ingest, instance_settings
 from ziwo_reports.flows.parameters import CredentialsBlock, DbPath, form, warehouse_path
 from ziwo_reports.flows.slots import warehouse_slot
@@ -39,7 +45,7 @@ from ziwo_reports.report_model import (
     make_spec,
 )
 from ziwo_reports.report_output import format_value
-from ziwo_reports.warehouse import open_warehouse
+from ziwo_reports.warehouse import Warehouse, open_warehouse
 
 STEP = {"retries": 0, "cache_policy": NO_CACHE}
 #: Rows a table artifact shows; the files carry every row.
@@ -50,6 +56,8 @@ AUTO = "auto"
 INSTANCE_ZONE = "instance"
 #: The defaults of the model parameters (never changed in place: the models are only read).
 NO_FILTERS, DEFAULT_SETTINGS, DEFAULT_FILES = ReportFilters(), MetricSettings(), FileOptions()
+#: The options of every delivery type, told apart by `type`: a form per type in the Prefect UI.
+DeliveryTarget = target_union()
 
 
 @task(name="compute the report", **STEP)
@@ -59,17 +67,34 @@ def compute(db_path: str, spec: ReportSpec) -> Report:
         return compute_report(warehouse, spec)
 
 
-@task(name="write the files", **STEP)
-def write_files(report: Report, files: FileOptions) -> list[WrittenFile]:
-    return write_report_files(report, files)
+@contextmanager
+def ledger_warehouse(db_path: str) -> Iterator[Warehouse]:
+    """The warehouse, open to write a ledger row for a moment: in the warehouse's slot, so the
+    write queues behind a flow run that holds the file instead of failing."""
+    with warehouse_slot(db_path), open_warehouse(db_path, on_wait=get_run_logger().warning) as warehouse:
+        yield warehouse
+
+
+@task(name="deliver", task_run_name="deliver to {target.type} {target.target_name}", **STEP)
+def deliver(report: Report, target: TargetOptions, db_path: str) -> Delivered:
+    """One target: its items planned in the ledger, sent, and each result recorded."""
+    run_id = str(flow_run.get_id() or new_run_id())
+    return deliver_report(report, target, lambda: ledger_warehouse(db_path), run_id=run_id, source="ziwo-report")
 
 
 def _link(path: str) -> str:
     return path if "://" in path else Path(path).resolve().as_uri()
 
 
-def publish(report: Report, written: list[WrittenFile]) -> None:
+def _file(result: ItemResult) -> WrittenFile:
+    return WrittenFile(
+        format=result.info["format"], path=result.ref, bytes=result.info["bytes"], rows=result.info["rows"]
+    )
+
+
+def publish(report: Report, delivered: list[Delivered]) -> None:
     """A table artifact of the report, a markdown summary, and a link artifact per file."""
+    written = [_file(r) for d in delivered if d.plan.target_type == "file" for r in d.results if r.status == "sent"]
     spec = report.spec
     key = artifact_key("ziwo-report", spec.report, spec.instance or "all")
     rows = orjson.loads(orjson.dumps(report.table.slice(0, ARTIFACT_ROWS).to_pylist()))  # ISO times, lists kept
@@ -89,6 +114,14 @@ def publish(report: Report, written: list[WrittenFile]) -> None:
         "| file | format | bytes |",
         "|---|---|---:|",
         *(f"| [{Path(f.path).name}]({_link(f.path)}) | {f.format} | {f.bytes:,} |" for f in written),
+        "",
+        "| delivery | items | sent | not sent |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {d.plan.target_type} `{d.plan.target_name}` | {len(d.plan.items)} | "
+            f"{len(d.results) - len(d.failed)} | {len(d.failed)} |"
+            for d in delivered
+        ),
     ]
     create_markdown_artifact("\n".join(lines), key=f"{key}-summary", description=report.title)
     for file in written:
@@ -151,6 +184,15 @@ def report(
         MetricSettings, form("Metric settings", "How the metrics are counted; the defaults are in docs/metrics.md.")
     ] = DEFAULT_SETTINGS,
     files: Annotated[FileOptions, form("Files", "Which report files to write, where, and how.")] = DEFAULT_FILES,
+    deliveries: Annotated[
+        list[DeliveryTarget],
+        form(
+            "More deliveries",
+            "Further targets for the report beside the files above, each of a type (file today; webhooks, "
+            "HTTP APIs, CRMs, SQL databases and e-mail next). Every item is kept in the delivery ledger: "
+            "`ziwo-reports deliveries` lists them, `ziwo-reports replay` sends what failed again.",
+        ),
+    ] = [],  # noqa: B006  (a parameter default Prefect shows; the flow never changes it)
     ingest_first: Annotated[
         bool, form("Ingest first", "Bring the warehouse up to date from Ziwo first; off: report on it as it is.")
     ] = True,
@@ -159,7 +201,8 @@ def report(
     ] = None,
     db_path: DbPath = "",
 ) -> list[dict[str, Any]]:
-    """Ingest (incremental), compute the report of the instance, write its files, publish artifacts."""
+    """Ingest (incremental), compute the report of the instance, deliver it (its files, then each of
+    `deliveries`, every item in the ledger), publish artifacts."""
     redaction.install()
     logger = get_run_logger()
     db_path = warehouse_path(db_path)
@@ -183,11 +226,16 @@ def report(
     # across the subflow would leave that waiting for its own parent.
     with warehouse_slot(db_path):
         computed = compute(db_path, spec)
-    written = write_files(computed, files)
-    publish(computed, written)
-    for file in written:
-        logger.info("wrote %s (%s, %s bytes)", file.path, file.format, f"{file.bytes:,}")
-    return [json.loads(file.model_dump_json()) for file in written]
+    # The report files are the first delivery, of type file; `deliveries` adds more targets.
+    targets = [FileTarget(**files.model_dump()), *deliveries]
+    delivered = [deliver(computed, target, db_path) for target in targets]
+    publish(computed, delivered)
+    for item in (r for d in delivered for r in d.results if r.status == "sent"):
+        logger.info("delivered %s", item.ref)
+    for done in delivered:
+        done.raise_for_failures()
+    files_written = [_file(r) for r in delivered[0].results]
+    return [json.loads(file.model_dump_json()) for file in files_written]
 
 
 if __name__ == "__main__":

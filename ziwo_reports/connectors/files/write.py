@@ -39,17 +39,22 @@ class PartlyWrittenError(OSError):
     """A file of a run could not be moved into place after others were: they are named."""
 
 
-def _targets(report: Report, options: FileOptions, generated_at: datetime) -> tuple[Destination, list[tuple[str, str]]]:
-    """The destination and each format's full path: the destination checked to be a folder (or
-    one that can be made), every name rendered and checked, none taken under overwrite 'never'."""
+def file_targets(
+    report: Report, options: FileOptions, generated_at: datetime, *, check: bool = True
+) -> tuple[Destination, list[tuple[str, str]]]:
+    """The destination and each format's full path, every name rendered and kept inside the
+    destination; with `check`, also the destination checked to be a folder (or one that can be
+    made) and no name taken under overwrite 'never'."""
     destination = open_destination(options.destination)
-    destination.check()
+    if check:
+        destination.check()
     targets = []
     for fmt in options.formats:
         name = render_name(options.template, name_fields(report, fmt, generated_at), fmt)
         targets.append((fmt, destination.target(name)))
-    for _, path in targets:
-        destination.check_free(path, options.overwrite)
+    if check:
+        for _, path in targets:
+            destination.check_free(path, options.overwrite)
     return destination, targets
 
 
@@ -58,7 +63,7 @@ def check_report_files(spec: ReportSpec, window: Window, options: FileOptions) -
     report is computed: a command refuses a bad destination or name before any work."""
     now = datetime.now(UTC)
     preview = Report(spec, spec.zone, window, now, now, pa.table({}))
-    return [path for _, path in _targets(preview, options, now)[1]]
+    return [path for _, path in file_targets(preview, options, now)[1]]
 
 
 def write_report_files(
@@ -77,7 +82,7 @@ def write_report_files(
     base = options.model_dump() if options else {}
     options = FileOptions.model_validate({**base, **overrides})
     generated_at = (generated_at or datetime.now(UTC)).astimezone(UTC)
-    destination, targets = _targets(report, options, generated_at)
+    destination, targets = file_targets(report, options, generated_at)
     staged: list[Staged] = []
     try:
         for fmt, path in targets:

@@ -1,0 +1,213 @@
+"""The delivery contract: what every destination of a computed report implements (files first;
+webhooks, HTTP APIs, CRMs, SQL databases and e-mail next), and the registry of delivery types.
+
+A delivery is built from its options, a pydantic model tagged by `type`, and offers four steps:
+
+- `validate()`: static checks of the options, no I/O; a DeliveryConfigError names field and value.
+- `check()`: a read-only probe of the target ("test connection"): can it be reached, may we write.
+- `plan(report)`: the dry run: every item it would send (a file, a request, a chunk of rows) with
+  its stable key, target, method, row count and keys, payload hash and a sample; nothing written.
+- `deliver(report, keys)`: sends the plan's items (or those of `keys`), yielding one ItemResult per
+  item as it goes. It is idempotent: an item's key is stable across reruns of the same period and
+  the target upserts by it, so a rerun updates what it sent and never duplicates it.
+
+The pipeline (`ziwo_reports.deliveries`) runs these steps and keeps the ledger; a connector never
+touches the warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Union
+
+import orjson
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ziwo_reports.redaction import redact
+from ziwo_reports.report_model import Report
+
+#: Rows of the report shown in a plan's sample.
+SAMPLE_ROWS = 5
+
+ItemStatus = Literal["sent", "failed", "gave_up"]
+
+
+class DeliveryConfigError(ValueError):
+    """Options that cannot work, found without I/O; one line naming the field and the value."""
+
+
+class DeliveryError(Exception):
+    """A delivery that failed for good. The message is redacted and one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(" ".join(str(message).split())))
+
+
+class TargetOptions(BaseModel):
+    """What every target's options have: the `type` that tags them, and the target's name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    name: str = Field(
+        default="",
+        max_length=100,
+        title="Target name",
+        description="How the delivery ledger and `ziwo-reports deliveries` name this target; empty: its type.",
+    )
+
+    @property
+    def target_name(self) -> str:
+        return self.name or self.type
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing a delivery sends: a file, a request, a chunk of rows."""
+
+    key: str  # stable across reruns of the same period: the ledger's chunk key
+    target: str  # where it goes: a path, a URL, an object name
+    method: str  # what is done there: write, POST, upsert, ...
+    rows: int
+    payload_hash: str
+    row_keys: tuple[str, ...] = ()  # the stable keys of its rows, where the target keys rows
+    sample: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass
+class Plan:
+    """A dry run: the items a delivery would send, in order."""
+
+    target_type: str
+    target_name: str
+    items: list[Item]
+
+    def describe(self) -> list[str]:
+        """One line per item, for a person."""
+        return [
+            f"{self.target_type} {self.target_name}: {item.method} {item.target} ({item.rows} rows, "
+            f"payload {item.payload_hash[:12]})"
+            for item in self.items
+        ]
+
+
+@dataclass
+class ItemResult:
+    """What became of one item. `ref` is the target's own reference (a path, a message or job id);
+    `info` what a person wants to see of it (bytes, format)."""
+
+    key: str
+    status: ItemStatus
+    ref: str | None = None
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: str
+
+
+class Delivery(Protocol):
+    """The contract; see the module's docstring."""
+
+    type: ClassVar[str]
+    options: TargetOptions
+
+    def validate(self) -> None: ...
+
+    def check(self) -> CheckResult: ...
+
+    def plan(self, report: Report) -> Plan: ...
+
+    def deliver(self, report: Report, keys: Collection[str] | None = None) -> Iterator[ItemResult]: ...
+
+
+# --- the registry -----------------------------------------------------------------------------
+
+_REGISTRY: dict[str, tuple[type[TargetOptions], Callable[[Any], Delivery]]] = {}
+
+
+def register(options_model: type[TargetOptions], factory: Callable[[Any], Delivery]) -> None:
+    """Make a delivery type known: its options model (whose `type` field is a one-value Literal)
+    and what builds a delivery from those options."""
+    kind = options_model.model_fields["type"].default
+    if not isinstance(kind, str) or not kind:
+        raise TypeError(f"{options_model.__name__}.type needs a default naming the type")
+    _REGISTRY[kind] = (options_model, factory)
+
+
+def delivery_types() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def target_union() -> Any:
+    """The options of every registered type, as one pydantic type discriminated by `type`: a
+    flow's `deliveries: list[target_union()]` renders a form per type in the Prefect UI."""
+    _load_builtin()
+    models = tuple(model for model, _ in _REGISTRY.values())
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007  (a tuple of types)
+
+
+def parse_target(options: TargetOptions | dict[str, Any]) -> TargetOptions:
+    """Options of any registered type, from a model or a dict with `type`; errors name field and value."""
+    if isinstance(options, TargetOptions):
+        return options
+    _load_builtin()
+    kind = options.get("type") if isinstance(options, dict) else None
+    if kind not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise DeliveryConfigError(f"delivery type {kind!r} is not one of {known}")
+    model = _REGISTRY[kind][0]
+    try:
+        return model.model_validate(options)
+    except ValidationError as problems:
+        raise DeliveryConfigError(config_problem(kind, problems)) from None
+
+
+def config_problem(kind: str, problems: ValidationError) -> str:
+    """A pydantic error as one line naming each field and its value."""
+    lines = []
+    for error in problems.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{kind} delivery: {where} {error.get('input')!r}: {message}")
+    return "; ".join(lines)
+
+
+def delivery_for(options: TargetOptions | dict[str, Any]) -> Delivery:
+    """The delivery of these options, validated."""
+    parsed = parse_target(options)
+    _load_builtin()
+    delivery = _REGISTRY[parsed.type][1](parsed)
+    delivery.validate()
+    return delivery
+
+
+def _load_builtin() -> None:
+    """Import the connectors that register themselves (their modules call `register`)."""
+    from ziwo_reports.connectors.files import delivery  # noqa: F401
+
+
+# --- helpers every delivery uses ---------------------------------------------------------------
+
+
+def table_hash(table: pa.Table) -> str:
+    """sha256 of a table's data (schema and values, in Arrow's stream format): equal data, equal
+    hash, whatever the run; what the ledger keeps instead of the payload."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def sample_rows(table: pa.Table, rows: int = SAMPLE_ROWS) -> tuple[dict[str, Any], ...]:
+    """The first rows as JSON-ready dicts (ISO times, lists kept)."""
+    return tuple(orjson.loads(orjson.dumps(table.slice(0, rows).to_pylist())))
