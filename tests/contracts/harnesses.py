@@ -1,0 +1,80 @@
+"""What the contract suite needs to know of each delivery type: a working target, how to look at
+what the target holds, how to make it fail once, and the secrets that must never show.
+
+Every registered delivery type must have a harness here (test_every_delivery_type_has_a_harness):
+adding a type means running the whole contract suite against it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pyarrow.parquet as pq
+
+
+@dataclass
+class Harness:
+    """A delivery type under the contract suite, against a target of its own in `tmp`."""
+
+    options: Callable[[Path], dict[str, Any]]  # working options for a target under this folder
+    bad_options: dict[str, Any]  # options validate() must refuse
+    bad_field: str  # the field the refusal names
+    observe: Callable[[Path], Any]  # what the target holds now, comparable between runs
+    break_target: Callable[[Path], None]  # make the next delivery fail ...
+    mend_target: Callable[[Path], None]  # ... and work again
+    secrets: list[str] = field(default_factory=list)  # values in the options that must never show
+
+
+def _file_data(path: Path) -> Any:
+    """A file's data, without what differs from run to run by design (when it was generated)."""
+    if path.suffix == ".csv":
+        return path.read_bytes()
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    if path.suffix == ".json":
+        document = json.loads(path.read_text(encoding="utf-8"))
+        document.pop("generated_at", None)
+        return document
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    return {
+        sheet.title: [row for row in sheet.iter_rows(values_only=True)]
+        for sheet in workbook
+        if sheet.title != "Summary"
+    }
+
+
+def _files(folder: Path) -> dict[str, Any]:
+    out = folder / "out"
+    if not out.exists():
+        return {}
+    return {str(p.relative_to(out)): _file_data(p) for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def _block(folder: Path) -> None:
+    (folder / "out").mkdir(exist_ok=True)
+    (folder / "out" / "reports").write_text("a file where the folder should be")
+
+
+def _unblock(folder: Path) -> None:
+    (folder / "out" / "reports").unlink()
+
+
+HARNESSES: dict[str, Harness] = {
+    "file": Harness(
+        options=lambda folder: {
+            "type": "file",
+            "name": "contract-files",
+            "destination": str(folder / "out" / "reports"),
+            "formats": ["xlsx", "csv", "parquet", "json"],
+        },
+        bad_options={"type": "file", "formats": ["docx"]},
+        bad_field="formats",
+        observe=_files,
+        break_target=_block,
+        mend_target=_unblock,
+    ),
+}
