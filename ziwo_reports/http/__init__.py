@@ -45,12 +45,12 @@ from ziwo_reports.http.policy import (
     HttpPolicy,
     HttpStats,
     Reply,
-    _origin,
     is_retryable_status,
     parse_retry_after,
     retry_delay,
     send,
 )
+from ziwo_reports.http.policy import _origin as _origin  # for the guards' tests
 
 __all__ = [
     "ENV_PREFIX",
@@ -82,7 +82,6 @@ __all__ = [
     "RetriesExhausted",
     "TooManyRedirects",
     "Verdict",
-    "_origin",
     "cursor_in_body",
     "cursor_in_header",
     "cursor_pages",
