@@ -25,8 +25,8 @@ import requests
 from ziwo_reports.connectors.ziwo.assumptions import COUNT_SUFFIX, TOTAL_RECORDS_KEY
 from ziwo_reports.connectors.ziwo.records import CallRecord, Reject, parse_call
 from ziwo_reports.connectors.ziwo.settings import ZiwoSettings
-from ziwo_reports.http import HttpStats, Reply, send
-from ziwo_reports.redaction import redact, register_secret
+from ziwo_reports.http import ApiClient, AuthError, HttpStats, LoginTokenAuth, OffsetPaginator, PageSize
+from ziwo_reports.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ class PullStats:
     pages: int = 0
     records: int = 0
     rejects: int = 0
-    relogins: int = 0
     duplicates: int = 0  # records met again on a later page of the same pass: evidence that offsets shifted
     rereads: int = 0  # extra passes over a day that was not verified yet
     days_verified: int = 0
@@ -91,6 +90,10 @@ class PullStats:
     @property
     def retries(self) -> int:
         return self.http.retries
+
+    @property
+    def relogins(self) -> int:
+        return self.http.reauths
 
     def summary(self) -> str:
         return (
@@ -111,27 +114,6 @@ class CallBatch:
     records: list[CallRecord]
     rejects: list[Reject]
     check: ListingCheck | None = None
-
-
-@dataclass
-class _PageSize:
-    """The page size asked for. A short page ends a listing only once the server has shown that
-    it honours this size: a clean page of exactly this size, or a clean short page followed by more
-    (the server caps pages at that length, which then becomes the size asked). Pages larger than
-    asked or holding a record twice teach nothing."""
-
-    limit: int
-    trusted: bool = False
-
-
-@dataclass
-class _Page:
-    """One page of a pass: its items met for the first time in this pass, and what it tells."""
-
-    items: list[Any]
-    keys: list[str]
-    total: int | None  # the server's total for the whole listing, when given
-    repeats: int  # records met on an earlier page of this pass: the list moved under the client
 
 
 def _envelope(response: requests.Response) -> dict[str, Any]:
@@ -170,15 +152,37 @@ def days(start: date, end: date) -> Iterator[date]:
 
 
 class ZiwoClient:
-    """A session with one Ziwo instance. Use as a context manager, or call `close()`."""
+    """A session with one Ziwo instance. Use as a context manager, or call `close()`.
+
+    Built on the HTTP toolkit: an `ApiClient` under the settings' policy, a `LoginTokenAuth` that
+    logs in with `POST /auth/login` and sends the token as the `access_token` header (a 403 means
+    it expired: one fresh login, then an error), and the toolkit's `OffsetPaginator` for lists."""
 
     def __init__(self, settings: ZiwoSettings, session: requests.Session | None = None) -> None:
         self.settings = settings
         self.session = session or requests.Session()
         self.session.headers.setdefault("Accept", "application/json")
         self.stats = PullStats()
-        self._token = settings.access_token
-        self._call_page = _PageSize(settings.page_size)
+        self._auth = LoginTokenAuth(
+            self._log_in if settings.can_login else None,
+            header="access_token",
+            token=settings.access_token,
+            secrets=(settings.password,),
+            expired=(403,),  # Ziwo's answer to an expired token
+            refused=(401, 403),
+            cannot_renew_hint="set username and password",
+        )
+        self._api = ApiClient(
+            settings.base_url,
+            policy=settings.http,
+            auth=self._auth,
+            parse=_envelope,
+            describe=_error_message,
+            session=self.session,
+            stats=self.stats.http,
+        )
+        self._profile: dict[str, Any] = {}
+        self._call_page = PageSize(settings.page_size)
         self._whole_lists: set[str] = set()  # lists whose server ignores 'skip'
 
     def __enter__(self) -> ZiwoClient:
@@ -190,22 +194,29 @@ class ZiwoClient:
     def close(self) -> None:
         self.session.close()
 
+    @property
+    def _token(self) -> str | None:
+        return self._auth.token
+
     # --- requests ---------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> Reply:
-        headers = kwargs.pop("headers", {})
-        if self._token:
-            headers["access_token"] = self._token
-        return send(
-            self.session,
-            method,
-            self.settings.base_url + path,
-            policy=self.settings.http,
-            stats=self.stats.http,
-            parse=_envelope,
-            headers=headers,
-            **kwargs,
+    def _log_in(self) -> str:
+        """`POST /auth/login`: the token, for the auth; the rest of the profile is kept for `login`."""
+        s = self.settings
+        reply = self._api.request(
+            "POST", "/auth/login", json={"username": s.username, "password": s.password}, authenticate=False
         )
+        content = reply.data.get("content") if reply.ok else None
+        token = content.get("access_token") if isinstance(content, dict) else None
+        if not reply.ok or not reply.data.get("result") or not token or not isinstance(token, str):
+            raise ZiwoAuthError(
+                f"login to {s.base_url} as {s.username!r} failed: HTTP {reply.status} {_error_message(reply.response)}",
+                status=reply.status,
+            )
+        assert isinstance(content, dict)
+        self._profile = {k: v for k, v in content.items() if k != "access_token"}
+        log.info("logged in to %s as %s", s.base_url, s.username)
+        return token
 
     def login(self) -> dict[str, Any]:
         """Log in with username and password; returns the user profile (without the token)."""
@@ -215,36 +226,15 @@ class ZiwoClient:
                 f"cannot log in to {s.base_url}: no username and password "
                 "(set ZIWO_USERNAME and ZIWO_PASSWORD, or give a fresh access token)"
             )
-        self._token = None
-        reply = self._send("POST", "/auth/login", json={"username": s.username, "password": s.password})
-        content = reply.data.get("content") if reply.ok else None
-        token = content.get("access_token") if isinstance(content, dict) else None
-        if not reply.ok or not reply.data.get("result") or not token:
-            raise ZiwoAuthError(
-                f"login to {s.base_url} as {s.username!r} failed: HTTP {reply.status} {_error_message(reply.response)}",
-                status=reply.status,
-            )
-        register_secret(token)
-        self._token = token
-        log.info("logged in to %s as %s", s.base_url, s.username)
-        return {k: v for k, v in content.items() if k != "access_token"}
+        self._auth.log_in()
+        return self._profile
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """GET an API path; returns the envelope's (content, info). Re-logs in once on HTTP 403."""
-        if not self._token:
-            self.login()
-        reply = self._send("GET", path, params=params)
-        if reply.status == 403 and self.settings.can_login:
-            log.info("access token rejected by %s (HTTP 403); logging in again", path)
-            self.login()
-            self.stats.relogins += 1
-            reply = self._send("GET", path, params=params)
-        if reply.status in (401, 403):
-            hint = "a fresh login did not help" if self.settings.can_login else "set username and password"
-            raise ZiwoAuthError(
-                f"GET {path} refused: HTTP {reply.status} {_error_message(reply.response)} ({hint})",
-                status=reply.status,
-            )
+        try:
+            reply = self._api.request("GET", path, params=params)
+        except AuthError as error:
+            raise ZiwoAuthError(str(error), status=error.status) from None
         if not reply.ok:
             raise ZiwoError(
                 f"GET {path} failed: HTTP {reply.status} {_error_message(reply.response)}",
@@ -257,69 +247,27 @@ class ZiwoClient:
 
     # --- paging -----------------------------------------------------------------------------
 
-    def _pages(self, path: str, params: dict[str, Any], size: _PageSize, seen: set[str]) -> Iterator[_Page]:
-        """Offset-page a list endpoint once (one pass), yielding each page's items not in `seen`
-        (which it fills). Ends at an empty page; at a short page once the server's total is
-        reached or, without a total, once the page size is proven; or when the server answers
-        the same page whatever `skip` says (then the list is whole, unless the page is exactly
-        the size asked, which cannot tell)."""
-        skip, pages, previous_keys, awaiting_more = 0, 0, None, None
-        while True:
-            if pages >= self.settings.max_pages:
-                raise ZiwoPagingError(
-                    f"GET {path}: stopped after {pages} pages (max_pages) at skip={skip}; "
-                    "the server keeps returning full pages"
-                )
-            asked = size.limit
-            content, info = self.get(path, {**params, "skip": skip, "limit": asked})
-            pages += 1
+    def _paginator(self, path: str, params: dict[str, Any], size: PageSize, seen: set[str]) -> OffsetPaginator:
+        """One pass over a list endpoint, `skip` and `limit` paged by the toolkit's rules."""
+
+        def fetch(paging: dict[str, int]) -> tuple[list[Any] | None, int | None]:
+            content, info = self.get(path, {**params, **paging})
             self.stats.pages += 1
-            if content is None:
-                content = []
-            if not isinstance(content, list):
+            if content is not None and not isinstance(content, list):
                 raise ZiwoError(f"GET {path}: content is {type(content).__name__}, expected a list")
-            total = _total(info)
-            if not content:
-                if total is not None:  # an empty listing may still say what it holds
-                    yield _Page([], [], total, 0)
-                return
-            keys = [_dedupe_key(item) for item in content]
-            if keys == previous_keys:
-                if len(content) == asked and (total is None or len(seen) < total):
-                    raise ZiwoPagingError(
-                        f"GET {path}: the page at skip={skip} repeats the previous one, {asked} items as asked; "
-                        "the server seems to ignore 'skip', and whether the list is complete cannot be told"
-                    )
-                self._ignores_skip(path, len(seen))
-                return
-            previous_keys = keys
-            distinct = list(dict.fromkeys(keys))
-            clean = len(distinct) == len(keys) and len(keys) <= asked
-            if awaiting_more is not None:  # the clean short page before was not the end: a server cap
-                if awaiting_more < size.limit:
-                    log.info("%s caps pages at %d records; paging by that", path, awaiting_more)
-                size.limit, size.trusted, awaiting_more = min(awaiting_more, size.limit), True, None
-            if clean and len(keys) == asked:
-                size.trusted = True
-            fresh: dict[str, Any] = {}
-            for key, item in zip(keys, content, strict=True):
-                if key not in seen and key not in fresh:
-                    fresh[key] = item
-            repeats = sum(1 for key in distinct if key in seen)
-            seen.update(distinct)
-            yield _Page(list(fresh.values()), list(fresh), total, repeats)
-            # Each distinct record of the page stands for one offset (a record twice in a page is
-            # a join on the server's side, not two records); never more than asked: the rest of
-            # an oversized page may come again, and is then dropped as met.
-            skip += min(len(distinct), asked)
-            short = len(distinct) < size.limit  # what this server gives a page, as far as it has shown
-            if short and clean and not size.trusted:
-                awaiting_more = len(keys)
-            if total is not None:
-                if short and skip >= total:
-                    return
-            elif short and size.trusted:
-                return
+            return content, _total(info)
+
+        return OffsetPaginator(
+            fetch,
+            size=size,
+            what=f"GET {path}",
+            key=_dedupe_key,
+            max_pages=self.settings.max_pages,
+            offset_param="skip",
+            limit_param="limit",
+            error=ZiwoPagingError,
+            seen=seen,
+        )
 
     def _ignores_skip(self, path: str, found: int) -> None:
         """Note a list whose server answered its whole list whatever `skip` said; log it once."""
@@ -345,8 +293,10 @@ class ZiwoClient:
     def _admin_list(self, path: str, **params: Any) -> list[dict[str, Any]]:
         """A whole reference list. When the server ignored `skip` (it answered the same page
         twice), the list is cross-checked with its `/count` endpoint where it has one."""
-        seen: set[str] = set()
-        items = [item for page in self._pages(path, params, _PageSize(ADMIN_PAGE_SIZE), seen) for item in page.items]
+        pages = self._paginator(path, params, PageSize(ADMIN_PAGE_SIZE), set())
+        items = [item for page in pages for item in page.items]
+        if pages.whole_list:
+            self._ignores_skip(path, len(pages.seen))
         if path in self._whole_lists:
             count = self._count(path)
             if count is not None and count > len(items):
@@ -417,8 +367,9 @@ class ZiwoClient:
         for pass_number in range(1, max_passes + 1):
             shifted, pass_keys = False, set()
             pass_total: int | None = None
+            pages = self._paginator("/callHistory/", params, self._call_page, pass_keys)
             try:
-                for page in self._pages("/callHistory/", params, self._call_page, pass_keys):
+                for page in pages:
                     if page.total is not None:
                         pass_total = page.total
                     if page.repeats:
@@ -443,6 +394,8 @@ class ZiwoClient:
             except ZiwoPagingError as error:
                 total = pass_total if pass_total is not None else total
                 return ListingCheck(day, len(day_keys), total, pass_number, False, f"calls of {day}: {error}")
+            if pages.whole_list:
+                self._ignores_skip("/callHistory/", len(pass_keys))
             total = pass_total if pass_total is not None else total
             # With a total, the distinct records read over all passes must reach it; without
             # one, a pass that met no record twice saw a list that held still.

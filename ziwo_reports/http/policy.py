@@ -1,6 +1,6 @@
 """The one HTTP policy of the product: timeouts, an overall deadline and a size cap per request,
 same-origin redirects only, and retries with capped exponential backoff, full jitter and
-`Retry-After`. Every connector sends through `send`."""
+`Retry-After`. Every connector sends through `send` (most through `ApiClient`, which calls it)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import requote_uri
 
-from ziwo_reports.redaction import redact
+from ziwo_reports.http.classify import Action, Classifier, Verdict
+from ziwo_reports.http.errors import (
+    DeadlineExceeded,
+    HttpError,
+    RedirectRefused,
+    ResponseTooLarge,
+    RetriesExhausted,
+    TooManyRedirects,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,41 +110,14 @@ class HttpPolicy:
 class HttpStats:
     requests: int = 0
     retries: int = 0
-
-
-class HttpError(Exception):
-    """An HTTP exchange that failed for good. The message is already redacted."""
-
-    def __init__(self, message: str, *, status: int | None = None, url: str = "") -> None:
-        super().__init__(redact(message))
-        self.status = status
-        self.url = redact(url)
-
-
-class RetriesExhausted(HttpError):
-    pass
-
-
-class RedirectRefused(HttpError):
-    """A redirect to another scheme, host or port: never followed, so credentials stay put."""
-
-
-class TooManyRedirects(HttpError):
-    """More same-host redirects than `max_redirects`, or a redirect loop."""
-
-
-class DeadlineExceeded(HttpError):
-    """An attempt that took longer than `deadline`, whatever the server trickled meanwhile."""
-
-
-class ResponseTooLarge(HttpError):
-    """A response body over `max_response_bytes` (decoded)."""
+    reauths: int = 0  # credentials renewed after the server refused them (a re-login, a new token)
 
 
 @dataclass
 class Reply:
     response: requests.Response
     data: Any = None  # what `parse` returned, for a 2xx response
+    verdict: Verdict | None = None  # the classifier's, when it asked to re-authenticate
 
     @property
     def status(self) -> int:
@@ -507,6 +488,7 @@ def send(
     policy: HttpPolicy,
     stats: HttpStats | None = None,
     parse: Callable[[requests.Response], Any] | None = None,
+    classify: Classifier | None = None,
     sleep: Callable[[float], None] = time.sleep,
     **kwargs: Any,
 ) -> Reply:
@@ -516,10 +498,16 @@ def send(
     rejects with ValueError are retried. Any other status is returned to the caller, who knows
     what a 401 or 404 means for its API. Raises RetriesExhausted when the attempts run out.
 
+    `classify`, the connector's hook, sees each response first (body read) and may say otherwise:
+    retry it (backoff and Retry-After as above), fail with its own error class (not retried),
+    ask for re-authentication (returned with `verdict` set: the caller holds the credentials),
+    or take it as it is; None leaves the response to the rules above.
+
     Redirects are followed here, never by requests: only to the same scheme, host and port
     (RedirectRefused otherwise), at most `max_redirects` (TooManyRedirects); 301/302/303 become
-    a GET without body, 307/308 keep both. Each attempt ends at `deadline` (DeadlineExceeded) and
-    its body may hold at most `max_response_bytes` (ResponseTooLarge); neither is retried.
+    a GET without body, 307/308 keep both. A requests `auth` object is applied to each hop, so
+    credentials reach only the origin asked. Each attempt ends at `deadline` (DeadlineExceeded)
+    and its body may hold at most `max_response_bytes` (ResponseTooLarge); neither is retried.
     """
     stats = stats if stats is not None else HttpStats()
     kwargs.setdefault("timeout", policy.timeout)
@@ -533,9 +521,16 @@ def send(
         except _RETRIED_ERRORS as exc:
             problem = f"{type(exc).__name__}: {exc}"
         else:
-            if is_retryable_status(response.status_code):
+            verdict = (classify(response) if classify is not None else None) or _by_status(response)
+            if verdict.action is Action.FAIL:
+                assert verdict.error is not None  # Verdict checks it
+                response.close()
+                raise verdict.error(f"{method} {url}: {verdict.reason}", status=response.status_code, url=url)
+            if verdict.action is Action.REAUTHENTICATE:
+                return Reply(response, verdict=verdict)
+            if verdict.action is Action.RETRY:
                 retry_after = response.headers.get("Retry-After")
-                problem = f"HTTP {response.status_code}"
+                problem = verdict.reason or f"HTTP {response.status_code}"
             elif parse is not None and 200 <= response.status_code < 300:
                 try:
                     return Reply(response, parse(response))
@@ -550,3 +545,13 @@ def send(
         log.warning("%s %s: %s; retry %d of %d in %.2f s", method, url, problem, attempt, policy.attempts - 1, delay)
         sleep(delay)
     raise AssertionError("unreachable")
+
+
+_OK = Verdict.ok()
+
+
+def _by_status(response: requests.Response) -> Verdict:
+    """The policy's own rule: 429 and 5xx are retried, every other status is the caller's."""
+    if is_retryable_status(response.status_code):
+        return Verdict.retry(f"HTTP {response.status_code}")
+    return _OK
