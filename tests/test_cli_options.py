@@ -141,6 +141,11 @@ class MoreSettings(MetricSettings):
         default="local", title="Busy hours", description="Busy hours in the report's zone or in UTC."
     )
     sla_target: float = Field(default=0.8, ge=0, le=1, title="SLA target", description="Share to answer in SL.")
+    count_internal: bool = Field(default=False, title="Count internal", description="Count internal calls too.")
+    sl_interval: Literal[15, 30, 60] = Field(default=30, title="SL interval", description="Minutes per SL bucket.")
+    late_window: timedelta = Field(
+        default=timedelta(hours=2), title="Late window", description="Calls this late still count."
+    )
 
 
 class MoreSpec(ReportSpec):
@@ -164,6 +169,9 @@ def test_a_field_added_to_the_models_is_an_option_with_no_other_change():
         "--grace SECONDS Abandons within this grace are not counted (default 3)",
         "--busy-hours {local,utc} Busy hours in the report's zone or in UTC (default local)",
         "--sla-target SLA_TARGET Share to answer in SL (default 0.8)",
+        "--count-internal, --no-count-internal Count internal calls too (default False)",
+        "--sl-interval {15,30,60} Minutes per SL bucket (default 30)",
+        "--late-window DURATION Calls this late still count (default 2h)",
     ):
         assert compact(option) in shown, option
     args = report_args("--skill", "1,2", "--skill", "3", "--channel", "chat", "--grace", "7", "--busy-hours", "utc")
@@ -171,7 +179,16 @@ def test_a_field_added_to_the_models_is_an_option_with_no_other_change():
     assert isinstance(spec, MoreSpec)
     assert spec.filters.skill_ids == [1, 2, 3] and spec.filters.channels == ["chat"]
     assert (spec.settings.grace_s, spec.settings.busy_hours, spec.settings.sla_target) == (7, "utc", 0.8)
-    assert report_spec_from(report_args("--sla-target", "0.95")).settings.sla_target == 0.95
+    more = report_spec_from(
+        report_args("--sla-target", "0.95", "--count-internal", "--sl-interval", "60", "--late-window", "90m")
+    ).settings
+    assert (more.sla_target, more.count_internal, more.sl_interval, more.late_window) == (
+        0.95,
+        True,
+        60,
+        timedelta(minutes=90),
+    )
+    assert report_spec_from(report_args("--no-count-internal")).settings.count_internal is False
 
 
 @pytest.mark.usefixtures("more_fields")
@@ -185,6 +202,8 @@ def test_a_field_added_to_the_models_is_an_option_with_no_other_change():
         (["--skill", "x"], 2, "error: argument --skill: 'x' is not a comma-separated list of ids"),
         (["--busy-hours", "x"], 2, "error: argument --busy-hours: invalid choice: 'x'"),
         (["--grace", "soon"], 2, "error: argument --grace: invalid int value: 'soon'"),
+        (["--sl-interval", "45"], 2, "error: argument --sl-interval: invalid choice: '45' (choose from 15, 30, 60)"),
+        (["--late-window", "soon"], 2, "error: argument --late-window: 'soon' is not a duration such as 48h"),
     ],
 )
 def test_a_new_fields_bad_values_are_refused_naming_the_option(capsys, tmp_path, argv, code, message):

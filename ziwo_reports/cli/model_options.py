@@ -76,6 +76,9 @@ def add_model_options(
     """An option for each field of `model` (or each named in `only`) in a group `title`; a field
     that is a model itself gets a group of its own (titled by `nested_titles`, else its title).
     `overrides` are keyed by the field's dotted path. Returns the options, for `model_values`."""
+    unknown = set(only or ()) - set(model.model_fields)
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
     group = parser.add_argument_group(title)
     schema = model.model_json_schema()["properties"]
     options: list[FieldOption] = []
@@ -88,7 +91,7 @@ def add_model_options(
             nested.append((name, info, inner))
             continue
         override = (overrides or {}).get(".".join((*path, name)), Override())
-        options.append(_add_field(group, (*path, name), info, schema[name].get("default"), override))
+        options.append(_add_field(group, (*path, name), info, schema.get(name, {}).get("default"), override))
     for name, info, inner in nested:
         options += add_model_options(
             parser,
@@ -163,18 +166,24 @@ def _add_field(
     if override.type is not None:
         kwargs["type"] = override.type
     elif listed:
-        kwargs["type"] = _comma_separated(name, item, alternatives)
+        kwargs["type"] = _comma_separated(".".join(path), item, alternatives)
         kwargs["action"] = "append"
     elif item is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
-    elif get_origin(item) is Literal:
-        kwargs["choices"] = alternatives  # shown by argparse, checked before anything runs
+    elif get_origin(item) is Literal:  # shown by argparse, checked before anything runs
+        kwargs["choices"] = list(get_args(item))
+        if not all(isinstance(value, str) for value in kwargs["choices"]):  # Literal[15, 30]: 15, not "15"
+            kwargs["type"] = _literal_reader(get_args(item))
     elif alternatives:  # a choice or a pattern (last_n_days:N): the model tells them apart
         kwargs["type"] = str
     elif item in SCALARS:
         kwargs["type"] = SCALARS[item]
     else:
         raise TypeError(f"field {'.'.join(path)}: no command-line form for {info.annotation!r}")
+    if isinstance(info.default, timedelta):  # as the option takes it (24h), not as JSON has it (PT24H)
+        from ziwo_reports.timewindows import duration_text
+
+        default = duration_text(info.default)
     if override.help is not None:
         text = override.help
     else:
@@ -193,14 +202,17 @@ def _help(info: FieldInfo, name: str, default: Any, alternatives: list[str], man
     return text
 
 
-def _comma_separated(name: str, item: Any, alternatives: list[str]) -> Callable[[str], list]:
+def _comma_separated(field: str, item: Any, alternatives: list[str]) -> Callable[[str], list]:
     """A list option's reading: parts separated by commas, empty ones skipped; each part is then
     validated by the model (a Literal's choices too, which it names with the value)."""
-    kind = str if alternatives else item
+    kind = item
+    if alternatives:  # Literal values: read as their type (str, or int for Literal[15, 30])
+        kinds = {type(value) for value in get_args(item)} if get_origin(item) is Literal else {str}
+        kind = kinds.pop() if len(kinds) == 1 else str
     if kind not in ITEMS:
-        raise TypeError(f"field {name}: no command-line form for a list of {item!r}")
+        raise TypeError(f"field {field}: no command-line form for a list of {item!r}")
     read, noun = ITEMS[kind]
-    noun = "ids" if name.endswith("_ids") else noun
+    noun = "ids" if field.endswith("_ids") else noun
 
     def parse(text: str) -> list:
         try:
@@ -209,6 +221,16 @@ def _comma_separated(name: str, item: Any, alternatives: list[str]) -> Callable[
             raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {noun}") from None
 
     return parse
+
+
+def _literal_reader(values: tuple) -> Callable[[str], Any]:
+    """The Literal value whose text was given (else the text, which argparse then refuses)."""
+    by_text = {str(value): value for value in values}
+
+    def read(text: str) -> Any:
+        return by_text.get(text, text)
+
+    return read
 
 
 def _bare(annotation: Any) -> Any:
