@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Sequence
 
 from ziwo_reports import redaction
@@ -44,7 +43,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as problem:  # one clean line for the user; the traceback only with -vv
         return one_line_error(problem)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
