@@ -1,0 +1,92 @@
+"""`ziwo-reports demo`: a simulator in-process, two ingests, a check against its ground truth,
+yesterday's agent-performance report on the terminal and as files."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ziwo_reports.cli.common import add_wait_option, open_warehouse, shown
+from ziwo_reports.cli.simulator import add_simulator_options, simulator_config
+
+NAME = "demo"
+HELP = "start the simulator, ingest its calls twice, check the warehouse, report on yesterday"
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out-dir", type=Path, default=Path("reports_out"), help="where files go (default reports_out)"
+    )
+    parser.add_argument(
+        "--report-timezone",
+        default="UTC-12:00",
+        help="zone of the closing agent-performance report (default UTC-12:00)",
+    )
+    add_simulator_options(parser, faults="flaky", fault_rate=0.05, slow_seconds=0.3)
+    add_wait_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ziwo_reports.connectors.files import write_report_files
+    from ziwo_reports.connectors.files.headline import totals
+    from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
+    from ziwo_reports.connectors.ziwo.simulator import Simulator
+    from ziwo_reports.http import HttpPolicy
+    from ziwo_reports.ingest import IngestOptions, ingest, quarantine_lines, summary_line
+    from ziwo_reports.report import compute_report
+    from ziwo_reports.report_model import make_spec
+    from ziwo_reports.report_output import format_value, render
+
+    cfg = simulator_config(args)
+    db = args.out_dir / "ziwo.duckdb"
+    if not args.verbose:  # the summaries count the retries; one line per retry is for -v
+        logging.getLogger("ziwo_reports.http").setLevel(logging.ERROR)
+    with Simulator(cfg) as simulator:
+        print(
+            f"simulator: {simulator.base_url}, {cfg.agents} agents, ~{cfg.calls_per_day} calls/day, "
+            f"{simulator.first_day}..{simulator.last_day} in {cfg.timezone}, faults {cfg.faults}"
+        )
+        settings = ZiwoSettings(
+            base_url=simulator.base_url,
+            instance="simulator",
+            timezone=cfg.timezone,
+            username=cfg.username,
+            password=cfg.password,
+            http=HttpPolicy.from_env(backoff_base=0.2),
+        )
+        options = IngestOptions(initial_days=cfg.days)
+        with open_warehouse(db, args, read_only=False) as warehouse:
+            for label in ("first run", "next run"):
+                with ZiwoClient(settings) as client:
+                    run = ingest(warehouse, client, options, now=simulator.store.world.now)
+                print(f"{label}: {summary_line(run)}")
+                for line in quarantine_lines(run):
+                    print(line)
+        first, last = simulator.first_day, simulator.last_day
+        truth = simulator.truth(first, last)
+        span = {"instance": "simulator", "first_day": first, "last_day": last}
+        # The checks only read, as a report does: read-only, beside any other reader of the file.
+        with open_warehouse(db, args, read_only=True) as warehouse:
+            held = {call_id for (call_id,) in warehouse.run("held_calls", **span)}
+            (quarantined,) = warehouse.one("quarantined_between", **span)
+            tables = dict(warehouse.run("instance_row_counts", instance="simulator"))
+            spec = make_spec(instance="simulator", rolling_date="yesterday", timezone=args.report_timezone)
+            report = compute_report(warehouse, spec, now=simulator.store.world.now)
+    print(f"warehouse {db}: " + ", ".join(f"{n} {name}" for name, n in tables.items()))
+    missing, extra = len(truth.calls - held), len(held - truth.calls)
+    print(
+        f"check against the simulator's ground truth for {first}..{last}: {len(truth.calls)} calls served, "
+        f"{len(held)} in the warehouse, {missing} missing, {extra} extra; "
+        f"{len(truth.bad)} malformed served, {quarantined} in quarantine"
+    )
+    if missing or extra or quarantined != len(truth.bad):
+        print("MISMATCH with the ground truth", file=sys.stderr)
+        return 1
+    print()
+    render(report)
+    print("totals: " + ", ".join(f"{t.label} {format_value(t.value, t.kind)}" for t in totals(report)))
+    for file in write_report_files(report, formats=["xlsx", "csv"], destination=str(args.out_dir)):
+        print(f"wrote {shown(file.path)} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
+    return 0
