@@ -29,10 +29,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ziwo_reports.connectors.files import write_report_files
+    from ziwo_reports.connectors.files.delivery import FileTarget
     from ziwo_reports.connectors.files.headline import totals
     from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
     from ziwo_reports.connectors.ziwo.simulator import Simulator
+    from ziwo_reports.deliveries import deliver_report, new_run_id
     from ziwo_reports.http import HttpPolicy
     from ziwo_reports.ingest import IngestOptions, ingest, quarantine_lines, summary_line
     from ziwo_reports.report import compute_report
@@ -87,6 +88,13 @@ def run(args: argparse.Namespace) -> int:
     print()
     render(report)
     print("totals: " + ", ".join(f"{t.label} {format_value(t.value, t.kind)}" for t in totals(report)))
-    for file in write_report_files(report, formats=["xlsx", "csv"], destination=str(args.out_dir)):
-        print(f"wrote {shown(file.path)} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
+    files = FileTarget(formats=["xlsx", "csv"], destination=str(args.out_dir))
+    delivered = deliver_report(
+        report, files, lambda: open_warehouse(db, args, read_only=False), run_id=new_run_id(), source=NAME
+    )
+    for item in delivered.results:
+        if item.status == "sent":
+            info = item.info
+            print(f"wrote {shown(item.ref)} ({info['format']}, {info['bytes']:,} bytes, {info['rows']} rows)")
+    delivered.raise_for_failures()
     return 0

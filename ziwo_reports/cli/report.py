@@ -74,7 +74,8 @@ def report_spec_from(args: argparse.Namespace):  # -> ReportSpec
 
 
 def run(args: argparse.Namespace) -> int:
-    from ziwo_reports.connectors.files import write_report_files
+    from ziwo_reports.connectors.files.delivery import FileTarget
+    from ziwo_reports.deliveries import deliver_report, new_run_id
     from ziwo_reports.report import compute_report
     from ziwo_reports.report_model import ReportSpecError
     from ziwo_reports.report_output import render, write
@@ -89,12 +90,24 @@ def run(args: argparse.Namespace) -> int:
         except ReportSpecError as problem:  # an instance the warehouse does not hold
             raise ReportSpecError(in_option_terms(str(problem), args.spec_options)) from None
     if files:
+        # The files are a delivery: each one in the ledger before it is written and once it was (a
+        # moment's write to the warehouse each), and `replay` writes again what failed.
+        delivered = deliver_report(
+            report,
+            FileTarget(**files.model_dump()),
+            lambda: open_warehouse(args.db, args, read_only=False),
+            run_id=new_run_id(),
+            source=NAME,
+        )
+        for item in delivered.results:
+            if item.status == "sent":
+                info = item.info
+                sent = f"{shown(item.ref)} ({info['format']}, {info['bytes']:,} bytes, {info['rows']} rows)"
+                print(f"{report.title}: wrote {sent}")
         try:
-            written = write_report_files(report, files)
+            delivered.raise_for_failures()
         except Exception as problem:  # a full disk: nothing of this run is left in place, or the error lists it
             raise RuntimeError(f"--files {','.join(args.files)!r}: {problem}") from None
-        for file in written:
-            print(f"{report.title}: wrote {shown(file.path)} ({file.format}, {file.bytes:,} bytes, {file.rows} rows)")
     elif args.out is None and args.format is None:
         render(report)
     else:

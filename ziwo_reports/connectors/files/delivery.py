@@ -27,7 +27,7 @@ from ziwo_reports.connectors.delivery import (
 )
 from ziwo_reports.connectors.files.destination import LocalDestination, open_destination
 from ziwo_reports.connectors.files.options import FileOptions
-from ziwo_reports.connectors.files.write import file_targets, write_report_files
+from ziwo_reports.connectors.files.write import PartlyWrittenError, file_targets, write_report_files
 from ziwo_reports.redaction import redact
 from ziwo_reports.report_model import Report
 
@@ -98,18 +98,22 @@ class FileDelivery:
         files = [(fmt, path) for fmt, path in self._files(report, generated_at) if keys is None or path in keys]
         if not files:
             return
+        error = None
         try:
             written = write_report_files(
                 report, self.options.file_options(), formats=[fmt for fmt, _ in files], generated_at=generated_at
             )
+        except PartlyWrittenError as problem:  # files in place before a move failed: those arrived
+            written, error = problem.written, problem
         except Exception as problem:
-            error = redact(" ".join(f"{type(problem).__name__}: {problem}".split()))
-            for _, path in files:
-                yield ItemResult(path, "failed", error=error)
-            return
-        for (_, path), file in zip(files, written, strict=True):
+            written, error = [], problem
+        for (_, path), file in zip(files, written, strict=False):
             info = {"format": file.format, "bytes": file.bytes, "rows": file.rows, "name": Path(file.path).name}
             yield ItemResult(path, "sent", ref=file.path, info=info)
+        if error is not None:
+            shown = redact(" ".join(f"{type(error).__name__}: {error}".split()))
+            for _, path in files[len(written) :]:
+                yield ItemResult(path, "failed", error=shown)
 
 
 register(FileTarget, FileDelivery)

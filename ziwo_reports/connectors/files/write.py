@@ -36,7 +36,12 @@ WRITERS: dict[str, Writer] = {
 
 
 class PartlyWrittenError(OSError):
-    """A file of a run could not be moved into place after others were: they are named."""
+    """A file of a run could not be moved into place after others were: they are named, and kept
+    in `written`."""
+
+    def __init__(self, message: str, written: list[WrittenFile]) -> None:
+        super().__init__(message)
+        self.written = written
 
 
 def file_targets(
@@ -96,7 +101,8 @@ def write_report_files(
                 if not written:
                     raise
                 done = ", ".join(w.path for w in written)
-                raise PartlyWrittenError(f"{path} was not written ({error}); already in place: {done}") from error
+                message = f"{path} was not written ({error}); already in place: {done}"
+                raise PartlyWrittenError(message, written) from error
             written.append(WrittenFile(format=fmt, path=file.path, bytes=file.bytes, rows=report.table.num_rows))
         return written
     finally:
