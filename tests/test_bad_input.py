@@ -396,7 +396,12 @@ def test_a_format_that_fails_leaves_the_destination_as_it_was(refused, capsys, d
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setitem(file_writers.WRITERS, "json", full_disk)  # the last format: xlsx and csv are written
-    refused(report(db, *files), "--files 'xlsx,csv,json': [Errno 28] No space left on device")
+    refused(
+        report(db, *files),
+        "--files 'xlsx,csv,json': file delivery 'file': 3 of 3 items failed:",
+        "[Errno 28] No space left on device; recorded in the ledger as",
+        unchanged=False,  # the warehouse's ledger records the failure, for `replay`
+    )
     assert state(tmp_path / "out") == earlier
 
 
@@ -411,7 +416,8 @@ def test_a_move_that_fails_midway_lists_the_files_already_in_place(refused, db, 
     monkeypatch.setitem(file_writers.WRITERS, "json", then_a_folder_takes_the_name)
     line = refused(
         report(db, "--files", "xlsx,csv,json", "--destination", str(out), "--template", "{report}"),
-        f"--files 'xlsx,csv,json': {out / 'agent-performance.json'} was not written",
+        "--files 'xlsx,csv,json': file delivery 'file': 1 of 3 items failed:",
+        f"{out / 'agent-performance.json'} was not written",
         f"already in place: {out / 'agent-performance.xlsx'}, {out / 'agent-performance.csv'}",
         unchanged=False,
     )

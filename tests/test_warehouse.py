@@ -41,6 +41,7 @@ def test_migrations_create_every_table_once(tmp_path):
         "ingest_runs",
         "contacts",
         "listing_checks",
+        "deliveries",
     }
     assert versions == [
         (1, "001_warehouse"),
@@ -48,6 +49,7 @@ def test_migrations_create_every_table_once(tmp_path):
         (3, "003_contacts"),
         (4, "004_leg_credits"),
         (5, "005_listing_checks"),
+        (6, "006_deliveries"),
     ]
     with Warehouse(path) as again:
         assert again.migrate() == []
