@@ -57,7 +57,7 @@ def test_failed_report_files_are_in_the_ledger_and_replay_writes_them(db, tmp_pa
 
     assert main(["deliveries", "--db", str(db), "--not-sent"]) == 0
     listed = capsys.readouterr().out
-    assert "failed" in listed and "file file" in listed and "IsADirectoryError" in listed
+    assert "failed" in listed and "│ file " in listed and "IsADirectoryError" in listed
 
     blocker.rmdir()
     assert main(["replay", "--db", str(db), "--id", ids[1], "--id", ids[2]]) == 0

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from ziwo_reports.cli.common import add_db_option, add_wait_option, duration, instant, open_warehouse, positive_int
+from ziwo_reports.cli.common import (
+    add_db_option,
+    add_wait_option,
+    duration,
+    instant,
+    open_warehouse,
+    positive_int,
+    shown,
+)
 
 NAME = "deliveries"
 HELP = "list recent deliveries from the ledger (status, target, since)"
@@ -53,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(
             str(row.delivery_id), f"{row.updated_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}", row.source,
-            f"{row.target_type} {row.target_name}", row.target_ref or row.target, f"{row.row_count:,}", row.status,
+            row.target_type if row.target_name == row.target_type else f"{row.target_type} {row.target_name}",
+            shown(row.target_ref or row.target), f"{row.row_count:,}", row.status,
             str(row.attempts), row.last_error or "",
         )  # fmt: skip
     Console(width=200).print(table)
