@@ -7,10 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -40,6 +38,9 @@ from ziwo_reports.timewindows import (
     parse_timezone,
     rolling_window,
 )
+
+if TYPE_CHECKING:  # pyarrow loads with the first report: the models alone (a form, --help) need none of it
+    import pyarrow as pa
 
 ReportName = Literal["agent-performance", "queue-performance", "call-details"]
 GroupBy = Literal["agent", "team", "queue", "none"]
@@ -308,6 +309,9 @@ class Report:
 
 def iso_times(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Timestamps as ISO 8601 text to the second, with the offset of their zone (UTC: +00:00)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     # to whole seconds (safe=False truncates the microseconds a cast would refuse to drop)
     unit_s = pa.timestamp("s", tz=values.type.tz)
     text = pc.strftime(values.cast(unit_s, safe=False), format="%Y-%m-%dT%H:%M:%S" + ("%z" if values.type.tz else ""))
@@ -319,6 +323,9 @@ def row_keys(report: Report) -> pa.ChunkedArray | pa.Array:
     instance, the report, the group, the interval and the period's start in UTC, e.g.
     `acme:agent-performance:agent=1001:day:2026-11-23T20:00:00Z`; a call-details row is its leg,
     `acme:call-details:<callID>`. Another zone's day is another period, so another key."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     table, spec = report.table, report.spec
     if table.num_rows == 0:
         return pa.array([], pa.string())
