@@ -12,7 +12,6 @@ counts; the range goes on, and the caller gets a ZiwoListingError at the end.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +24,16 @@ import requests
 from ziwo_reports.connectors.ziwo.assumptions import COUNT_SUFFIX, TOTAL_RECORDS_KEY
 from ziwo_reports.connectors.ziwo.records import CallRecord, Reject, parse_call
 from ziwo_reports.connectors.ziwo.settings import ZiwoSettings
-from ziwo_reports.http import ApiClient, AuthError, HttpStats, LoginTokenAuth, OffsetPaginator, PageSize
+from ziwo_reports.http import (
+    ApiClient,
+    AuthError,
+    HttpStats,
+    LoginTokenAuth,
+    OffsetPaginator,
+    PageSize,
+    error_message,
+    key_by,
+)
 from ziwo_reports.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -123,22 +131,9 @@ def _envelope(response: requests.Response) -> dict[str, Any]:
     return body
 
 
-def _error_message(response: requests.Response) -> str:
-    try:
-        body = response.json()
-        message = body.get("error", {}).get("message") or body.get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return str(message or response.reason or "no message")
-
-
-def _dedupe_key(raw: Any) -> str:
-    if isinstance(raw, dict):
-        call_id = raw.get("callID")
-        if isinstance(call_id, str) and call_id:
-            return call_id
-    # A record without a usable callID is still a record: key it by its whole content.
-    return "raw:" + json.dumps(raw, sort_keys=True, default=str)
+#: Ziwo's records are call legs, one per `callID`; a record without a usable callID is still a
+#: record, keyed by its whole content.
+_dedupe_key = key_by("callID")
 
 
 def days(start: date, end: date) -> Iterator[date]:
@@ -177,7 +172,6 @@ class ZiwoClient:
             policy=settings.http,
             auth=self._auth,
             parse=_envelope,
-            describe=_error_message,
             session=self.session,
             stats=self.stats.http,
         )
@@ -210,7 +204,7 @@ class ZiwoClient:
         token = content.get("access_token") if isinstance(content, dict) else None
         if not reply.ok or not reply.data.get("result") or not token or not isinstance(token, str):
             raise ZiwoAuthError(
-                f"login to {s.base_url} as {s.username!r} failed: HTTP {reply.status} {_error_message(reply.response)}",
+                f"login to {s.base_url} as {s.username!r} failed: HTTP {reply.status} {error_message(reply.response)}",
                 status=reply.status,
             )
         assert isinstance(content, dict)
@@ -237,7 +231,7 @@ class ZiwoClient:
             raise ZiwoAuthError(str(error), status=error.status) from None
         if not reply.ok:
             raise ZiwoError(
-                f"GET {path} failed: HTTP {reply.status} {_error_message(reply.response)}",
+                f"GET {path} failed: HTTP {reply.status} {error_message(reply.response)}",
                 status=reply.status,
             )
         if reply.data.get("result") is not True:
