@@ -195,6 +195,22 @@ def shown(path: str) -> str:
         return path
 
 
+def deliver_files(report, target, db: Path, args: argparse.Namespace, *, source: str, prefix: str = ""):  # -> Delivered
+    """Report files as a delivery: every file in the ledger of `db` (opened for a moment per ledger
+    row), one line `wrote <path> (<format>, <bytes> bytes, <rows> rows)` per file written."""
+    from ziwo_reports.deliveries import deliver_report, new_run_id
+
+    def ledger():  # -> Warehouse
+        return open_warehouse(db, args, read_only=False)
+
+    delivered = deliver_report(report, target, ledger, run_id=new_run_id(), source=source)
+    for item in delivered.results:
+        if item.status == "sent":
+            info = item.info
+            print(f"{prefix}wrote {shown(item.ref)} ({info['format']}, {info['bytes']:,} bytes, {info['rows']} rows)")
+    return delivered
+
+
 # The Ziwo connection ----------------------------------------------------------------------------
 
 

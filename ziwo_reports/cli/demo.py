@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ziwo_reports.cli.common import add_wait_option, open_warehouse, shown
+from ziwo_reports.cli.common import add_wait_option, deliver_files, open_warehouse
 from ziwo_reports.cli.simulator import add_simulator_options, simulator_config
 
 NAME = "demo"
@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from ziwo_reports.connectors.files.headline import totals
     from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
     from ziwo_reports.connectors.ziwo.simulator import Simulator
-    from ziwo_reports.deliveries import deliver_report, new_run_id
     from ziwo_reports.http import HttpPolicy
     from ziwo_reports.ingest import IngestOptions, ingest, quarantine_lines, summary_line
     from ziwo_reports.report import compute_report
@@ -89,12 +88,5 @@ def run(args: argparse.Namespace) -> int:
     render(report)
     print("totals: " + ", ".join(f"{t.label} {format_value(t.value, t.kind)}" for t in totals(report)))
     files = FileTarget(formats=["xlsx", "csv"], destination=str(args.out_dir))
-    delivered = deliver_report(
-        report, files, lambda: open_warehouse(db, args, read_only=False), run_id=new_run_id(), source=NAME
-    )
-    for item in delivered.results:
-        if item.status == "sent":
-            info = item.info
-            print(f"wrote {shown(item.ref)} ({info['format']}, {info['bytes']:,} bytes, {info['rows']} rows)")
-    delivered.raise_for_failures()
+    deliver_files(report, files, db, args, source=NAME).raise_for_failures()
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ziwo_reports.cli.common import add_db_option, add_wait_option, check_output, open_warehouse, shown
+from ziwo_reports.cli.common import add_db_option, add_wait_option, check_output, deliver_files, open_warehouse
 from ziwo_reports.cli.model_options import Override, add_model_options, flag_of, in_option_terms, model_values
 
 NAME = "report"
@@ -75,7 +75,6 @@ def report_spec_from(args: argparse.Namespace):  # -> ReportSpec
 
 def run(args: argparse.Namespace) -> int:
     from ziwo_reports.connectors.files.delivery import FileTarget
-    from ziwo_reports.deliveries import deliver_report, new_run_id
     from ziwo_reports.report import compute_report
     from ziwo_reports.report_model import ReportSpecError
     from ziwo_reports.report_output import render, write
@@ -92,18 +91,8 @@ def run(args: argparse.Namespace) -> int:
     if files:
         # The files are a delivery: each one in the ledger before it is written and once it was (a
         # moment's write to the warehouse each), and `replay` writes again what failed.
-        delivered = deliver_report(
-            report,
-            FileTarget(**files.model_dump()),
-            lambda: open_warehouse(args.db, args, read_only=False),
-            run_id=new_run_id(),
-            source=NAME,
-        )
-        for item in delivered.results:
-            if item.status == "sent":
-                info = item.info
-                sent = f"{shown(item.ref)} ({info['format']}, {info['bytes']:,} bytes, {info['rows']} rows)"
-                print(f"{report.title}: wrote {sent}")
+        target = FileTarget(**files.model_dump())
+        delivered = deliver_files(report, target, args.db, args, source=NAME, prefix=f"{report.title}: ")
         try:
             delivered.raise_for_failures()
         except Exception as problem:  # a full disk: nothing of this run is left in place, or the error lists it
