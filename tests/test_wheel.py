@@ -5,6 +5,7 @@ the simulator and a report from it, and finds its SQL and its prefect.yaml."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,18 @@ from pathlib import Path
 from tests.conftest import NOW
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What a checkout holds besides its source: environments, caches, outputs, earlier builds.
+BUILD_LEFTOVERS = (
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "reports_out",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+)
 
 #: Run the installed package's command line with only the install folder added to the path:
 #: -P keeps the current folder off it, and the venv's editable finder comes after the path.
@@ -23,10 +36,13 @@ RUN = (
 
 
 def test_a_built_wheel_ingests_from_the_simulator_and_reports_without_the_source_tree(tmp_path, simulator):
-    dist, site, work = tmp_path / "dist", tmp_path / "site", tmp_path / "work"
+    dist, site, work, source = tmp_path / "dist", tmp_path / "site", tmp_path / "work", tmp_path / "source"
     work.mkdir()
+    # Built from a copy: setuptools builds in the tree it is given, and its build/ folder would
+    # both litter the checkout and carry stale modules into the next wheel.
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(source)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr[-2000:]
