@@ -1,8 +1,8 @@
 """Deliveries of computed reports, and their ledger in the warehouse.
 
 `deliver_report` runs the delivery contract (`connectors/delivery.py`) for one target: validate,
-plan, record every item as planned (one transaction), send, record each result (one transaction
-each). `replay` sends again what did not arrive: it computes the report again from the spec the
+plan, record every item as planned (one transaction), send, record the results (in batches, a
+transaction each). `replay` sends again what did not arrive: it computes the report again from the spec the
 ledger kept, its "now" pinned so the window is the same, and delivers only those items.
 
 The ledger is written through `open_ledger`, a function that opens the warehouse for writing
@@ -12,14 +12,16 @@ file only while it writes a ledger row.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from ziwo_reports.connectors.delivery import (
     DeliveryError,
@@ -38,7 +40,7 @@ LedgerOpener = Callable[[], AbstractContextManager[Warehouse]]
 #: Computes the report of a spec again (for replay).
 Compute = Callable[[ReportSpec], Report]
 
-STATUSES = ("planned", "sent", "failed", "gave_up")
+STATUSES = ("planned", "sent", "failed", "gave_up", "gone")
 COLUMNS = (
     "delivery_id", "run_id", "source", "target_type", "target_name", "chunk_key", "target", "row_count",
     "row_keys", "payload_hash", "status", "attempts", "last_error", "target_ref", "spec", "options",
@@ -84,16 +86,86 @@ def _options_json(options: TargetOptions) -> str:
     return redact(options.model_dump_json())
 
 
-def _record(open_ledger: LedgerOpener, delivery_id: int, result: ItemResult) -> None:
-    with open_ledger() as warehouse, warehouse.transaction():
-        warehouse.run(
-            "record_delivery",
-            delivery_id=delivery_id,
-            status=result.status,
-            last_error=redact(result.error) if result.error else None,
-            target_ref=result.ref,
-            payload_hash=None,
-        )
+def _results_table(recorded: list[tuple[int, ItemResult]]) -> pa.Table:
+    return pa.table(
+        {
+            "delivery_id": pa.array([delivery_id for delivery_id, _ in recorded], pa.int64()),
+            "status": [result.status for _, result in recorded],
+            "last_error": [redact(result.error) if result.error else None for _, result in recorded],
+            "target_ref": pa.array([result.ref for _, result in recorded], pa.string()),
+        }
+    )
+
+
+def _record(open_ledger: LedgerOpener, recorded: list[tuple[int, ItemResult]]) -> None:
+    """The results of items (delivery id, result), in one transaction."""
+    if not recorded:
+        return
+    with (
+        open_ledger() as warehouse,
+        warehouse.transaction(),
+        warehouse.staged("item_results", _results_table(recorded)),
+    ):
+        warehouse.run("record_deliveries")
+
+
+class _Recorder:
+    """Results written to the ledger in batches: every `every` results or `seconds`, and at the
+    end. An item sent but not yet recorded when the process dies stays `planned`, and `replay`
+    sends it again, under the same key (the target upserts, a webhook receiver dedups its id)."""
+
+    def __init__(self, open_ledger: LedgerOpener, every: int, seconds: float) -> None:
+        self.open_ledger, self.every, self.seconds = open_ledger, every, seconds
+        self.pending: list[tuple[int, ItemResult]] = []
+        self.since = time.monotonic()
+
+    def add(self, delivery_id: int, result: ItemResult) -> None:
+        self.pending.append((delivery_id, result))
+        if len(self.pending) >= self.every or time.monotonic() - self.since >= self.seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        self.since = time.monotonic()
+        _record(self.open_ledger, pending)
+
+
+def _plan_items(warehouse: Warehouse, plan: Plan, **values: Any) -> dict[str, int]:
+    """Every item of the plan in the ledger as `planned`, in one statement; their ids by key."""
+    items = plan.items
+    table = pa.table(
+        {
+            "position": pa.array(range(len(items)), pa.int64()),
+            "chunk_key": pa.array([item.key for item in items], pa.string()),
+            "target": pa.array([item.target for item in items], pa.string()),
+            "row_count": pa.array([item.rows for item in items], pa.int32()),
+            "row_keys": pa.array([list(item.row_keys) or None for item in items], pa.list_(pa.string())),
+            "payload_hash": pa.array([item.payload_hash for item in items], pa.string()),
+        }
+    )
+    with warehouse.staged("planned_items", table):
+        rows = warehouse.run("plan_deliveries", target_type=plan.target_type, target_name=plan.target_name, **values)
+    return {chunk_key: delivery_id for delivery_id, chunk_key in rows}
+
+
+def _gone(warehouse: Warehouse, plan: Plan) -> dict[str, tuple[int, datetime]]:
+    """The plan's targets whose last word was 410 Gone, with that item's id and time."""
+    targets = sorted({item.target for item in plan.items})
+    rows = warehouse.rows("gone_targets", target_type=plan.target_type, targets=targets) if targets else []
+    return {target: (delivery_id, at) for target, delivery_id, at in rows}
+
+
+def _not_sent_to_gone(item_key: str, target: str, gone: tuple[int, datetime]) -> ItemResult:
+    delivery_id, at = gone
+    return ItemResult(
+        item_key,
+        "failed",
+        error=(
+            f"not sent: {target} answered 410 Gone at {at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC (delivery "
+            f"{delivery_id}) and has taken nothing since; once it takes deliveries again, `ziwo-reports replay "
+            f"--id {delivery_id}` sends that item and reopens it, then replay these"
+        ),
+    )
 
 
 def deliver_report(
@@ -103,33 +175,38 @@ def deliver_report(
     *,
     run_id: str,
     source: str,
+    record_every: int = 500,
+    record_seconds: float = 2.0,
 ) -> Delivered:
-    """Deliver a report to one target, every item in the ledger before and after it is sent.
-    Failed items do not raise here: see `Delivered.raise_for_failures`."""
+    """Deliver a report to one target, every item in the ledger before it is sent (one
+    transaction) and after (in batches, see _Recorder). A target that answered 410 Gone before
+    gets nothing: its items are recorded as failed, for `replay` once it is back. Failed items do
+    not raise here: see `Delivered.raise_for_failures`."""
     options = parse_target(target)
     delivery = delivery_for(options)
     plan = delivery.plan(report)
     delivered = Delivered(plan)
-    spec, options_json = _pinned_spec(report), _options_json(options)
     with open_ledger() as warehouse, warehouse.transaction():
-        for item in plan.items:
-            (delivered.ids[item.key],) = warehouse.one(
-                "plan_delivery",
-                run_id=run_id,
-                source=source,
-                target_type=plan.target_type,
-                target_name=plan.target_name,
-                chunk_key=item.key,
-                target=item.target,
-                row_count=item.rows,
-                row_keys=list(item.row_keys) or None,
-                payload_hash=item.payload_hash,
-                spec=spec,
-                options=options_json,
+        delivered.ids = _plan_items(
+            warehouse, plan, run_id=run_id, source=source, spec=_pinned_spec(report), options=_options_json(options)
+        )
+        gone = _gone(warehouse, plan)
+    recorder = _Recorder(open_ledger, record_every, record_seconds)
+    try:
+        if gone:
+            results = (
+                _not_sent_to_gone(item.key, item.target, gone[item.target])
+                if item.target in gone
+                else ItemResult(item.key, "failed", error=f"not sent: the target is gone ({next(iter(gone))})")
+                for item in plan.items
             )
-    for result in delivery.deliver(report):
-        delivered.results.append(result)
-        _record(open_ledger, delivered.ids[result.key], result)
+        else:
+            results = delivery.deliver(report)
+        for result in results:
+            delivered.results.append(result)
+            recorder.add(delivered.ids[result.key], result)
+    finally:
+        recorder.flush()
     return delivered
 
 
@@ -207,12 +284,16 @@ def replay(rows: Iterable[LedgerRow], compute: Compute, open_ledger: LedgerOpene
         report = compute(make_spec(**orjson.loads(spec)))
         delivery = delivery_for(orjson.loads(options))
         by_key = {row.chunk_key: row for row in group}
-        for result in delivery.deliver(report, keys=set(by_key)):
-            row = by_key.pop(result.key)
-            replayed.results[row.delivery_id] = result
-            _record(open_ledger, row.delivery_id, result)
-        for row in by_key.values():  # the delivery made no such item this time (a name with a time in it?)
-            problem = f"the {row.target_type} delivery no longer makes item {row.chunk_key!r}; nothing sent"
-            replayed.missing[row.delivery_id] = problem
-            _record(open_ledger, row.delivery_id, ItemResult(row.chunk_key, "failed", error=problem))
+        recorder = _Recorder(open_ledger, 500, 2.0)
+        try:
+            for result in delivery.deliver(report, keys=set(by_key)):
+                row = by_key.pop(result.key)
+                replayed.results[row.delivery_id] = result
+                recorder.add(row.delivery_id, result)
+            for row in by_key.values():  # the delivery made no such item this time (a name with a time in it?)
+                problem = f"the {row.target_type} delivery no longer makes item {row.chunk_key!r}; nothing sent"
+                replayed.missing[row.delivery_id] = problem
+                recorder.add(row.delivery_id, ItemResult(row.chunk_key, "failed", error=problem))
+        finally:
+            recorder.flush()
     return replayed

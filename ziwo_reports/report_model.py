@@ -337,3 +337,38 @@ def row_keys(report: Report) -> pa.ChunkedArray | pa.Array:
     period = pc.strftime(starts, format="%Y-%m-%dT%H:%M:%SZ")
     group = pc.binary_join_element_wise(f"{spec.group_by}", group, "=")
     return pc.binary_join_element_wise(instance, spec.report, group, spec.interval, period, ":")
+
+
+def report_key(report: Report) -> str:
+    """The report's key, stable across reruns of the same period: instance, report, grouping,
+    interval, the window in UTC, and a short hash of what else makes it another report (zone,
+    filters, settings), e.g. `acme:agent-performance:agent:day:2026-11-23T20:00:00Z..2026-11-24T20:00:00Z:3f2a9c1e`.
+    A message that carries a whole report (a webhook) is identified by it."""
+    import hashlib
+
+    spec = report.spec
+    varies = spec.model_dump_json(include={"timezone", "filters", "settings"})
+    digest = hashlib.sha256(varies.encode()).hexdigest()[:8]
+    start, end = (t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in (report.window.start, report.window.end))
+    return f"{spec.instance or 'all'}:{spec.report}:{spec.group_by}:{spec.interval}:{start}..{end}:{digest}"
+
+
+def report_metadata(report: Report) -> dict[str, Any]:
+    """What a message about the report says of it besides its rows (JSON-ready)."""
+    spec = report.spec
+    return {
+        "report": spec.report,
+        "key": report_key(report),
+        "instance": spec.instance,
+        "title": report.title,
+        "period_start": report.zone.iso(report.window.start),
+        "period_end": report.zone.iso(report.window.end),
+        "timezone": report.zone.label,
+        "rolling_date": spec.rolling_date,
+        "group_by": spec.group_by,
+        "interval": spec.interval,
+        "as_of": report.as_of.astimezone(UTC).isoformat(),
+        "horizon": report.horizon.astimezone(UTC).isoformat(),
+        "filters": spec.filters.model_dump(mode="json", exclude_none=True),
+        "row_count": report.table.num_rows,
+    }

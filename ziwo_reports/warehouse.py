@@ -264,6 +264,15 @@ class Warehouse:
     def rows(self, name: str, **params: Any) -> list[tuple[Any, ...]]:
         return self.run(name, **params)
 
+    @contextmanager
+    def staged(self, name: str, table: pa.Table) -> Iterator[None]:
+        """`table` as the view `name` for the SQL run meanwhile."""
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
     def one(self, name: str, **params: Any) -> tuple[Any, ...] | None:
         rows = self.run(name, **params)
         return rows[0] if rows else None

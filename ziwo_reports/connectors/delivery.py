@@ -32,7 +32,9 @@ from ziwo_reports.report_model import Report
 #: Rows of the report shown in a plan's sample.
 SAMPLE_ROWS = 5
 
-ItemStatus = Literal["sent", "failed", "gave_up"]
+#: sent; failed (replay may send it); gave_up (the connector stopped trying); gone (the target
+#: said it is gone for good, HTTP 410: nothing more is sent to it until a replay gets through).
+ItemStatus = Literal["sent", "failed", "gave_up", "gone"]
 
 
 class DeliveryConfigError(ValueError):
@@ -79,11 +81,14 @@ class Item:
 
 @dataclass
 class Plan:
-    """A dry run: the items a delivery would send, in order."""
+    """A dry run: the items a delivery would send, in order. `requests` shows the first of them
+    exactly as they would go out (method, URL, headers with secrets masked, body), for
+    connectors that send requests."""
 
     target_type: str
     target_name: str
     items: list[Item]
+    requests: list[dict[str, Any]] = field(default_factory=list)
 
     def describe(self) -> list[str]:
         """One line per item, for a person."""

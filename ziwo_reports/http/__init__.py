@@ -5,6 +5,7 @@
 - `auth`: `LoginTokenAuth`, `BearerAuth`, `BasicAuth`, `ApiKeyAuth`; `oauth2`: `OAuth2ClientCredentials`;
 - `paging`: `OffsetPaginator` (with the guards of the Ziwo client) and `CursorPaginator`;
 - `classify`: `Verdict`, what a connector's classifier says of a response;
+- `ssrf`: `guard_session`, public addresses only, for URLs users type (webhooks, HTTP APIs);
 - `errors`: the errors, each message redacted.
 
 It imports nothing of ziwo_reports but the foundation (redaction).
@@ -51,10 +52,12 @@ from ziwo_reports.http.policy import (
     send,
 )
 from ziwo_reports.http.policy import _origin as _origin  # for the guards' tests
+from ziwo_reports.http.ssrf import AddressRefused, address_problem, check_url, guard_session, public_addresses
 
 __all__ = [
     "ENV_PREFIX",
     "Action",
+    "AddressRefused",
     "ApiClient",
     "ApiKeyAuth",
     "Auth",
@@ -82,15 +85,19 @@ __all__ = [
     "RetriesExhausted",
     "TooManyRedirects",
     "Verdict",
+    "address_problem",
+    "check_url",
     "cursor_in_body",
     "cursor_in_header",
     "cursor_pages",
     "error_message",
+    "guard_session",
     "is_retryable_status",
     "items_at",
     "key_by",
     "next_link",
     "parse_retry_after",
+    "public_addresses",
     "record_key",
     "retry_delay",
     "send",

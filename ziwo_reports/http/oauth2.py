@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -89,17 +90,27 @@ class OAuth2ClientCredentials(Auth):
         self.token: str | None = None
         self._renew_at: float | None = None  # on `clock`; None: no expiry given, renewed only when refused
         self.fetched = 0  # tokens fetched, for the curious and for tests
+        # Clients of several threads share one token (a delivery's workers): one fetch at a time.
+        self._lock = threading.Lock()
 
     @property
     def can_renew(self) -> bool:
         return True
 
+    def _due(self) -> bool:
+        return self.token is None or (self._renew_at is not None and self._clock() >= self._renew_at)
+
     def ensure(self, client: ApiClient) -> None:
-        if self.token is None or (self._renew_at is not None and self._clock() >= self._renew_at):
-            self.fetch(client)
+        if self._due():
+            with self._lock:
+                if self._due():  # another thread may have fetched it meanwhile
+                    self.fetch(client)
 
     def renew(self, client: ApiClient) -> None:
-        self.fetch(client)
+        refused = self.token
+        with self._lock:
+            if self.token == refused:  # not renewed by another thread meanwhile
+                self.fetch(client)
 
     def hint(self, renewed: bool) -> str:
         return "a new access token did not help" if renewed else "the access token was refused"

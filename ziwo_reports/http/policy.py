@@ -255,39 +255,44 @@ class _WatchedConnection:
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-_watched_pools: dict[type, type] = {}
+_watched_pools: dict[tuple[type, tuple[type, ...]], type] = {}
 _watched_lock = threading.Lock()
 
 
-def _watched_pool(pool_cls: type) -> type:
+def _watched_pool(pool_cls: type, mixins: tuple[type, ...] = ()) -> type:
+    """`pool_cls` with a connection class that reports its sockets to the deadline, and that has
+    `mixins` (e.g. the SSRF guard's) between the watch and urllib3's own connection class."""
     if issubclass(pool_cls.ConnectionCls, _WatchedConnection):
         return pool_cls
     with _watched_lock:
-        if pool_cls not in _watched_pools:
-            conn_cls = type(
-                f"Watched{pool_cls.ConnectionCls.__name__}", (_WatchedConnection, pool_cls.ConnectionCls), {}
-            )
-            _watched_pools[pool_cls] = type(f"Watched{pool_cls.__name__}", (pool_cls,), {"ConnectionCls": conn_cls})
-        return _watched_pools[pool_cls]
+        if (pool_cls, mixins) not in _watched_pools:
+            base = pool_cls.ConnectionCls
+            name = "".join(m.__name__.strip("_") for m in mixins) + base.__name__
+            conn_cls = type(f"Watched{name}", (_WatchedConnection, *mixins, base), {})
+            pool = type(f"Watched{name}Pool", (pool_cls,), {"ConnectionCls": conn_cls})
+            _watched_pools[(pool_cls, mixins)] = pool
+        return _watched_pools[(pool_cls, mixins)]
 
 
-def _watch_manager(manager: Any) -> Any:
+def _watch_manager(manager: Any, mixins: tuple[type, ...] = ()) -> Any:
     manager.pool_classes_by_scheme = {
-        scheme: _watched_pool(pool_cls) for scheme, pool_cls in manager.pool_classes_by_scheme.items()
+        scheme: _watched_pool(pool_cls, mixins) for scheme, pool_cls in manager.pool_classes_by_scheme.items()
     }
     return manager
 
 
 class _WatchedAdapter(HTTPAdapter):
     """requests' adapter, with connection classes that let the deadline find their sockets,
-    proxy managers' pools included."""
+    proxy managers' pools included. A subclass may add `connection_mixins`."""
+
+    connection_mixins: tuple[type, ...] = ()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        _watch_manager(self.poolmanager)
+        _watch_manager(self.poolmanager, self.connection_mixins)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        return _watch_manager(super().proxy_manager_for(proxy, **proxy_kwargs))
+        return _watch_manager(super().proxy_manager_for(proxy, **proxy_kwargs), self.connection_mixins)
 
 
 _mount_lock = threading.Lock()
@@ -367,16 +372,17 @@ def _with_hook(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _follow(
-    session: requests.Session, method: str, url: str, policy: HttpPolicy, kwargs: dict[str, Any]
+    session: requests.Session, method: str, url: str, policy: HttpPolicy, kwargs: dict[str, Any], follow: bool = True
 ) -> requests.Response:
-    """One request and the same-origin redirects it leads to; the last response, body unread."""
+    """One request and the same-origin redirects it leads to; the last response, body unread.
+    With `follow` False, a redirect is the response (its body dropped), for the caller to judge."""
     origin = _origin(url)
     seen: set[tuple[str, str]] = set()
     hop_method, hop_url, hop_kwargs = method, url, _with_hook(kwargs)
     for hop in range(policy.max_redirects + 1):
         response = session.request(hop_method, hop_url, **hop_kwargs)
         target = session.get_redirect_target(response) if response.status_code in _REDIRECT_STATUSES else None
-        if target is None:
+        if target is None or not follow:
             return response
         response.close()
         seen.add((hop_method, response.url))
@@ -448,13 +454,13 @@ def _deadline_exceeded(method: str, url: str, policy: HttpPolicy) -> DeadlineExc
 
 
 def _attempt(
-    session: requests.Session, method: str, url: str, policy: HttpPolicy, kwargs: dict[str, Any]
+    session: requests.Session, method: str, url: str, policy: HttpPolicy, kwargs: dict[str, Any], follow: bool
 ) -> requests.Response:
     """One attempt under the deadline: the final response, its body read (under the cap)."""
     response: requests.Response | None = None
     with _watching(policy.deadline) as watch:
         try:
-            response = _follow(session, method, url, policy, kwargs)
+            response = _follow(session, method, url, policy, kwargs, follow)
             _read_body(response, method, url, policy)
         except HttpError:
             if response is not None:
@@ -490,6 +496,7 @@ def send(
     parse: Callable[[requests.Response], Any] | None = None,
     classify: Classifier | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    follow_redirects: bool = True,
     **kwargs: Any,
 ) -> Reply:
     """Send a request under `policy`.
@@ -506,7 +513,8 @@ def send(
     Redirects are followed here, never by requests: only to the same scheme, host and port
     (RedirectRefused otherwise), at most `max_redirects` (TooManyRedirects); 301/302/303 become
     a GET without body, 307/308 keep both. A requests `auth` object is applied to each hop, so
-    credentials reach only the origin asked. Each attempt ends at `deadline` (DeadlineExceeded)
+    credentials reach only the origin asked. With `follow_redirects` False, a redirect is returned
+    as the response (a webhook delivers to the URL given, or fails). Each attempt ends at `deadline` (DeadlineExceeded)
     and its body may hold at most `max_response_bytes` (ResponseTooLarge); neither is retried.
     """
     stats = stats if stats is not None else HttpStats()
@@ -517,7 +525,7 @@ def send(
         stats.requests += 1
         retry_after: str | None = None
         try:
-            response = _attempt(session, method, url, policy, kwargs)
+            response = _attempt(session, method, url, policy, kwargs, follow_redirects)
         except _RETRIED_ERRORS as exc:
             problem = f"{type(exc).__name__}: {exc}"
         else:
