@@ -18,12 +18,14 @@ from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from ziwo_reports.connectors.delivery import (
+    DeliveryConfigError,
     DeliveryError,
     ItemResult,
     Plan,
@@ -297,3 +299,40 @@ def replay(rows: Iterable[LedgerRow], compute: Compute, open_ledger: LedgerOpene
         finally:
             recorder.flush()
     return replayed
+
+
+def read_targets(path: Path) -> list[TargetOptions]:
+    """The delivery targets of a YAML file: a list of targets, or a mapping with a `deliveries`
+    list; each validated (DeliveryConfigError naming the item, field and value). No I/O beyond
+    reading the file: credentials are loaded when delivering."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as problem:
+        raise DeliveryConfigError(f"cannot read it: {problem.strerror or problem}") from None
+    except yaml.YAMLError as problem:
+        where = getattr(problem, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise DeliveryConfigError(f"not YAML{line}: {getattr(problem, 'problem', None) or problem}") from None
+    if isinstance(document, dict) and set(document) == {"deliveries"}:
+        document = document["deliveries"]
+    if not isinstance(document, list) or not document:
+        raise DeliveryConfigError("needs a list of deliveries (or `deliveries:` and a list), each with a `type`")
+    targets = []
+    for number, entry in enumerate(document, 1):
+        if not isinstance(entry, dict):
+            raise DeliveryConfigError(f"delivery {number}: {entry!r} is not a mapping of options with a `type`")
+        try:
+            target = parse_target(entry)
+            delivery_for(target)  # validate(): the type's own static checks
+        except DeliveryConfigError as problem:
+            raise DeliveryConfigError(f"delivery {number}: {problem}") from None
+        targets.append(target)
+    names = [target.target_name for target in targets]
+    doubled = sorted({name for name in names if names.count(name) > 1})
+    if doubled:
+        raise DeliveryConfigError(
+            f"delivery name {doubled[0]!r} is given twice: the ledger tells targets apart by name (set `name`)"
+        )
+    return targets

@@ -195,19 +195,31 @@ def shown(path: str) -> str:
         return path
 
 
-def deliver_files(report, target, db: Path, args: argparse.Namespace, *, source: str, prefix: str = ""):  # -> Delivered
-    """Report files as a delivery: every file in the ledger of `db` (opened for a moment per ledger
-    row), one line `wrote <path> (<format>, <bytes> bytes, <rows> rows)` per file written."""
+def deliver_to(
+    report, target, db: Path, args: argparse.Namespace, *, source: str, run_id: str | None = None, prefix: str = ""
+):  # -> Delivered
+    """Deliver the report to one target, every item in the ledger of `db` (opened for a moment
+    per ledger write). Files: one line `wrote <path> (<format>, <bytes> bytes, <rows> rows)` per
+    file written; other targets: one line of items sent and not sent."""
     from ziwo_reports.deliveries import deliver_report, new_run_id
 
     def ledger():  # -> Warehouse
         return open_warehouse(db, args, read_only=False)
 
-    delivered = deliver_report(report, target, ledger, run_id=new_run_id(), source=source)
-    for item in delivered.results:
-        if item.status == "sent":
-            info = item.info
-            print(f"{prefix}wrote {shown(item.ref)} ({info['format']}, {info['bytes']:,} bytes, {info['rows']} rows)")
+    delivered = deliver_report(report, target, ledger, run_id=run_id or new_run_id(), source=source)
+    plan = delivered.plan
+    if plan.target_type == "file":
+        for item in delivered.results:
+            if item.status == "sent":
+                info = item.info
+                what = f"{info['format']}, {info['bytes']:,} bytes, {info['rows']} rows"
+                print(f"{prefix}wrote {shown(item.ref)} ({what})")
+    else:
+        sent = len(delivered.results) - len(delivered.failed)
+        print(
+            f"{prefix}{plan.target_type} {plan.target_name}: {sent} of {len(plan.items)} items sent"
+            + (f", {len(delivered.failed)} not sent (in the ledger)" if delivered.failed else "")
+        )
     return delivered
 
 

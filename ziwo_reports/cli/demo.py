@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ziwo_reports.cli.common import add_wait_option, deliver_files, open_warehouse
+from ziwo_reports.cli.common import add_wait_option, deliver_to, open_warehouse
 from ziwo_reports.cli.simulator import add_simulator_options, simulator_config
 
 NAME = "demo"
@@ -88,5 +88,5 @@ def run(args: argparse.Namespace) -> int:
     render(report)
     print("totals: " + ", ".join(f"{t.label} {format_value(t.value, t.kind)}" for t in totals(report)))
     files = FileTarget(formats=["xlsx", "csv"], destination=str(args.out_dir))
-    deliver_files(report, files, db, args, source=NAME).raise_for_failures()
+    deliver_to(report, files, db, args, source=NAME).raise_for_failures()
     return 0

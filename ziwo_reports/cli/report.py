@@ -7,9 +7,10 @@ new option here, named, typed and described by the field; the model validates wh
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from ziwo_reports.cli.common import add_db_option, add_wait_option, check_output, deliver_files, open_warehouse
+from ziwo_reports.cli.common import add_db_option, add_wait_option, check_output, deliver_to, open_warehouse
 from ziwo_reports.cli.model_options import Override, add_model_options, flag_of, in_option_terms, model_values
 
 NAME = "report"
@@ -59,6 +60,19 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         only=FILE_FIELDS,
         overrides=FILE_OVERRIDES,
     )
+    deliver = parser.add_argument_group("deliveries (webhooks, HTTP APIs, files; see README)")
+    deliver.add_argument(
+        "--deliver",
+        type=Path,
+        metavar="FILE",
+        help="deliver the report to the targets of this YAML file (a list of targets, each with a type)",
+    )
+    deliver.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --deliver or --files: show what would be sent (items, the first requests, secrets masked); "
+        "send and record nothing",
+    )
     add_wait_option(parser)
     parser.set_defaults(spec_options=spec, file_options=files)
 
@@ -80,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from ziwo_reports.report_output import render, write
 
     spec, files = _report_request(args)
+    targets = _delivery_targets(args)
     if not args.db.exists():
         raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
     # Read-only: reports run side by side, and beside nothing that writes; the file is never changed.
@@ -88,25 +103,86 @@ def run(args: argparse.Namespace) -> int:
             report = compute_report(warehouse, spec)
         except ReportSpecError as problem:  # an instance the warehouse does not hold
             raise ReportSpecError(in_option_terms(str(problem), args.spec_options)) from None
+    if args.dry_run:
+        every = ([FileTarget(**files.model_dump())] if files else []) + targets
+        _show_plans(report, every)
+        return 0
     if files:
         # The files are a delivery: each one in the ledger before it is written and once it was (a
         # moment's write to the warehouse each), and `replay` writes again what failed.
         target = FileTarget(**files.model_dump())
-        delivered = deliver_files(report, target, args.db, args, source=NAME, prefix=f"{report.title}: ")
+        delivered = deliver_to(report, target, args.db, args, source=NAME, prefix=f"{report.title}: ")
         try:
             delivered.raise_for_failures()
         except Exception as problem:  # a full disk: nothing of this run is left in place, or the error lists it
             raise RuntimeError(f"--files {','.join(args.files)!r}: {problem}") from None
-    elif args.out is None and args.format is None:
-        render(report)
-    else:
+    elif args.out is not None or args.format is not None:
         try:
             write(report, args.format or "csv", args.out)
         except OSError as problem:
             raise OSError(f"--out {str(args.out)!r}: {problem}") from None
         if args.out is not None:
             print(f"{report.title}: {report.table.num_rows} rows -> {args.out}")
+    elif not targets:
+        render(report)
+    if targets:
+        _deliver(report, targets, args)
     return 0
+
+
+def _delivery_targets(args: argparse.Namespace) -> list:  # -> list[TargetOptions]
+    """The targets of --deliver, every one validated before the warehouse is opened."""
+    from ziwo_reports.connectors.delivery import DeliveryConfigError
+    from ziwo_reports.deliveries import read_targets
+
+    if args.dry_run and not (args.deliver or args.files):
+        raise ValueError("--dry-run shows what --deliver or --files would send: give one of them")
+    if args.deliver is None:
+        return []
+    try:
+        return read_targets(args.deliver)
+    except DeliveryConfigError as problem:
+        raise ValueError(f"--deliver {str(args.deliver)!r}: {problem}") from None
+
+
+def _show_plans(report, targets: list) -> None:
+    """The dry run: per target, its items and the first requests exactly as they would go out."""
+    import orjson
+
+    from ziwo_reports.connectors.delivery import delivery_for
+
+    print(f"{report.title}: {report.table.num_rows} rows; dry run, nothing is sent or recorded")
+    for target in targets:
+        plan = delivery_for(target).plan(report)
+        rows = sum(item.rows for item in plan.items)
+        print(f"\n{plan.target_type} {plan.target_name}: {len(plan.items)} items, {rows} rows")
+        lines = plan.describe()
+        for line in lines[:10]:
+            print(f"  {line}")
+        if len(lines) > 10:
+            print(f"  ... and {len(lines) - 10} more items")
+        for request in plan.requests:
+            print(orjson.dumps(request, option=orjson.OPT_INDENT_2).decode())
+
+
+def _deliver(report, targets: list, args: argparse.Namespace) -> None:
+    """Deliver to every target (each item in the ledger), then fail naming the first that did not arrive."""
+    from ziwo_reports.deliveries import new_run_id
+
+    run_id, failed = new_run_id(), []
+    for target in targets:
+        delivered = deliver_to(report, target, args.db, args, source=NAME, run_id=run_id, prefix=f"{report.title}: ")
+        failed += [delivered] if delivered.failed else []
+    for delivered in failed[1:]:
+        try:
+            delivered.raise_for_failures()
+        except Exception as problem:
+            print(f"error: {problem}", file=sys.stderr)
+    if failed:
+        try:
+            failed[0].raise_for_failures()
+        except Exception as problem:
+            raise RuntimeError(f"--deliver {str(args.deliver)!r}: {problem}") from None
 
 
 def _report_request(args: argparse.Namespace):  # -> tuple[ReportSpec, FileOptions | None]

@@ -188,8 +188,9 @@ def report(
         list[DeliveryTarget],
         form(
             "More deliveries",
-            "Further targets for the report beside the files above, each of a type (file today; webhooks, "
-            "HTTP APIs, CRMs, SQL databases and e-mail next). Every item is kept in the delivery ledger: "
+            "Further targets for the report beside the files above, each of a type: file, webhook (signed "
+            "Standard Webhooks messages) or http_api (any REST API, with a field mapping); secrets come from "
+            "the credentials block each names. Every item is kept in the delivery ledger: "
             "`ziwo-reports deliveries` lists them, `ziwo-reports replay` sends what failed again.",
         ),
     ] = [],  # noqa: B006  (a parameter default Prefect shows; the flow never changes it)

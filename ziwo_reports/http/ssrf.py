@@ -50,8 +50,8 @@ def address_problem(ip: IPAddress) -> str | None:
         "loopback" if ip.is_loopback
         else "link-local" if ip.is_link_local
         else "multicast" if ip.is_multicast
-        else "private" if ip.is_private
         else "unspecified" if ip.is_unspecified
+        else "private" if ip.is_private
         else "reserved" if ip.is_reserved
         else None if ip.is_global
         else "non-public"

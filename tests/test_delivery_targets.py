@@ -1,0 +1,140 @@
+"""Delivery targets from a YAML file (`report --deliver FILE`, `--dry-run`), and credentials from a
+Prefect block or the environment (`credentials: NAME` or `env:PREFIX`)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from tests import golden
+from ziwo_reports.cli import main
+from ziwo_reports.connectors.delivery import DeliveryConfigError
+from ziwo_reports.connectors.secrets import CredentialsError, check_reference, load_credentials
+from ziwo_reports.connectors.ziwo.block import ZiwoCredentials
+from ziwo_reports.deliveries import list_deliveries, read_targets
+from ziwo_reports.redaction import redact
+from ziwo_reports.warehouse import open_warehouse
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "gold.duckdb"
+    with open_warehouse(path) as warehouse:
+        golden.load(warehouse)
+    return path
+
+
+def report_args(db, *more):
+    return [
+        "report", "--db", str(db), "--instance", "gold", "--timezone", "Asia/Dubai", "--rolling-date", "custom",
+        "--start", "2026-11-10", "--end", "2026-11-10", "--as-of", golden.AS_OF.isoformat(), *more,
+    ]  # fmt: skip
+
+
+def write(tmp_path, text):
+    path = tmp_path / "deliveries.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "needs a list of deliveries"),
+        ("type: file", "needs a list of deliveries"),
+        ("- [1, 2]", "delivery 1: [1, 2] is not a mapping"),
+        ("- type: pigeon", "delivery 1: delivery type 'pigeon' is not one of"),
+        ("- type: file\n  formats: [docx]", "delivery 1: file delivery: formats"),
+        ("- type: file\n- type: file\n  formats: [csv]", "delivery name 'file' is given twice"),
+        ("- type: file\n  wat: 1", "delivery 1: file delivery: wat 1: Extra inputs are not permitted"),
+        ("- type: file\n  formats: [csv\n", "not YAML at line"),
+    ],
+)
+def test_a_deliveries_file_is_checked_item_by_item(tmp_path, text, problem):
+    with pytest.raises(DeliveryConfigError) as refused:
+        read_targets(write(tmp_path, text))
+    assert problem in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_deliveries_file_may_hold_a_deliveries_key(tmp_path):
+    path = write(tmp_path, f"deliveries:\n  - type: file\n    name: team-a\n    destination: {tmp_path / 'a'}\n")
+    (target,) = read_targets(path)
+    assert target.target_name == "team-a" and target.type == "file"
+
+
+def test_bad_deliveries_file_fails_before_the_warehouse_is_read(db, tmp_path, capsys):
+    path = write(tmp_path, "- type: file\n  formats: [docx]\n")
+    assert main(report_args(db, "--deliver", str(path))) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: --deliver '{path}': delivery 1: file delivery: formats")
+    assert main(report_args(db, "--deliver", str(tmp_path / "missing.yaml"))) == 1
+    assert "cannot read it" in capsys.readouterr().err
+    assert main(report_args(db, "--dry-run")) == 1
+    assert "--dry-run shows what --deliver or --files would send" in capsys.readouterr().err
+
+
+def test_dry_run_shows_the_plan_and_sends_and_records_nothing(db, tmp_path, capsys):
+    out = tmp_path / "out"
+    path = write(tmp_path, f"- type: file\n  name: team-a\n  destination: {out}\n  formats: [csv, json]\n")
+    assert main(report_args(db, "--deliver", str(path), "--dry-run")) == 0
+    shown = capsys.readouterr().out
+    assert "dry run, nothing is sent or recorded" in shown
+    assert "file team-a: 2 items" in shown and "write" in shown
+    assert not out.exists()
+    with open_warehouse(db, read_only=True) as warehouse:
+        assert list_deliveries(warehouse) == []
+
+
+def test_deliver_sends_to_every_target_and_keeps_the_ledger(db, tmp_path, capsys):
+    path = write(
+        tmp_path,
+        f"- type: file\n  name: team-a\n  destination: {tmp_path / 'a'}\n  formats: [csv]\n"
+        f"- type: file\n  name: team-b\n  destination: {tmp_path / 'b'}\n  formats: [json]\n",
+    )
+    assert main(report_args(db, "--deliver", str(path))) == 0
+    out = capsys.readouterr().out
+    assert "wrote" in out and len(list((tmp_path / "a").rglob("*.csv"))) == 1
+    assert len(list((tmp_path / "b").rglob("*.json"))) == 1
+    with open_warehouse(db, read_only=True) as warehouse:
+        rows = list_deliveries(warehouse)
+    assert {(r.target_name, r.status) for r in rows} == {("team-a", "sent"), ("team-b", "sent")}
+    assert len({r.run_id for r in rows}) == 1, "one command, one run"
+
+
+# --- credentials --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reference", ["acme-hook", "env:ACME_HOOK", "env:A1"])
+def test_references_name_a_block_or_an_environment_prefix(reference):
+    assert check_reference(reference) == reference
+
+
+@pytest.mark.parametrize("reference", ["", "Acme Hook", "env:", "env:acme", "whsec_abc", "https://x/y"])
+def test_anything_else_is_refused_as_a_reference(reference):
+    with pytest.raises(ValueError, match="neither the name of a Prefect block"):
+        check_reference(reference)
+
+
+def test_credentials_from_the_environment_are_registered_as_secrets():
+    environ = {"ACME_ZIWO_USERNAME": "sup@acme.test", "ACME_ZIWO_PASSWORD": "pw-from-env-3141"}
+    block = load_credentials(ZiwoCredentials, "env:ACME_ZIWO", environ)
+    assert block.username == "sup@acme.test" and isinstance(block.password, SecretStr)
+    assert block.password.get_secret_value() == "pw-from-env-3141"
+    assert redact("login with pw-from-env-3141") == "login with ***"
+
+
+def test_missing_or_bad_environment_credentials_are_one_line_naming_the_variable():
+    with pytest.raises(CredentialsError, match=r"no environment variable NOPE_<FIELD> is set"):
+        load_credentials(ZiwoCredentials, "env:NOPE", {})
+    with pytest.raises(CredentialsError, match=r"BAD_COUNTRY_CODE \(country_code\)") as refused:
+        load_credentials(ZiwoCredentials, "env:BAD", {"BAD_COUNTRY_CODE": "+971x"})
+    assert "\n" not in str(refused.value)
+
+
+def test_credentials_from_a_prefect_block(prefect_api):
+    ZiwoCredentials(username="sup@acme.test", password="pw-in-a-block-2718").save("acme-creds", overwrite=True)
+    block = load_credentials(ZiwoCredentials, "acme-creds")
+    assert block.password.get_secret_value() == "pw-in-a-block-2718"
+    assert redact("pw-in-a-block-2718") == "***"
+    with pytest.raises(CredentialsError, match="no 'Ziwo Credentials' block of that name"):
+        load_credentials(ZiwoCredentials, "no-such-block")
