@@ -11,7 +11,9 @@ server that keeps every request it got, per path, and answers as each path is to
 
 A path's `verify` (a list of whsec_ secrets) makes the receiver check each Standard Webhooks
 signature with the `standardwebhooks` library, as a real receiver would: an unsigned or badly
-signed request gets 401 and is kept with `verified=False`. `events(path)` is what an idempotent
+signed request gets 401 and is kept with `verified=False`. A path's `authorize` (a function of the
+request's headers and query) makes it answer 401 to each request the function refuses, as an API
+checking credentials would. `events(path)` is what an idempotent
 receiver holds: the last body per `webhook-id` (or `Idempotency-Key`) of the 2xx answers.
 """
 
@@ -22,6 +24,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -50,8 +53,9 @@ class _PathState:
     delay: float = 0.0
     drops: int = 0  # connections to close unanswered
     verify: list[str] | None = None
-    reply: dict[str, Any] | None = None  # the JSON body of a 2xx answer
+    reply: Any = None  # the JSON body of a 2xx answer
     location: str | None = None  # for 3xx answers
+    authorize: Callable[[dict[str, str], dict[str, str]], bool] | None = None  # False: 401
     received: list[Received] = field(default_factory=list)
 
 
@@ -115,8 +119,12 @@ class Receiver:
     def verify(self, path: str, secrets: list[str]) -> None:
         self._state(path).verify = secrets
 
-    def reply(self, path: str, body: dict[str, Any]) -> None:
+    def reply(self, path: str, body: Any) -> None:
         self._state(path).reply = body
+
+    def authorize(self, path: str, check: Callable[[dict[str, str], dict[str, str]], bool] | None) -> None:
+        """Answer 401 to each request whose (lower-case headers, query) `check` refuses; None: no check."""
+        self._state(path).authorize = check
 
     # --- what arrived -----------------------------------------------------------------------
 
@@ -157,7 +165,10 @@ class Receiver:
             verified = self._verified(state.verify, body, headers)
             if not verified:
                 status = 401
-        received = Received(handler.command, parts.path, dict(parse_qsl(parts.query)), headers, body, status, verified)
+        query = dict(parse_qsl(parts.query))
+        if state.authorize is not None and 200 <= status < 300 and not state.authorize(headers, query):
+            status = 401
+        received = Received(handler.command, parts.path, query, headers, body, status, verified)
         with self._lock:
             state.received.append(received)
         if state.delay:

@@ -6,7 +6,9 @@ adding a type means running the whole contract suite against it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,8 @@ from typing import Any
 
 import openpyxl
 import pyarrow.parquet as pq
+
+from tests.receivers import Receiver
 
 
 @dataclass
@@ -63,6 +67,26 @@ def _unblock(folder: Path) -> None:
     (folder / "out" / "reports").unlink()
 
 
+# --- HTTP targets: one loopback receiver for the session, a path per test folder -------------------
+
+RECEIVER = Receiver().__enter__()  # a daemon thread: it ends with the test process
+API_KEY = "contract-api-key-7c1d9e4b"
+os.environ.update({"ZR_CONTRACT_API_AUTH": "api_key", "ZR_CONTRACT_API_API_KEY": API_KEY})
+
+
+def _http_path(folder: Path) -> str:
+    return "/contract/" + hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+
+
+def _http_break(folder: Path) -> None:
+    RECEIVER.script(_http_path(folder), [], retry_after="0")
+    RECEIVER.fail(_http_path(folder), 503)
+
+
+def _http_mend(folder: Path) -> None:
+    RECEIVER.fail(_http_path(folder), None)
+
+
 HARNESSES: dict[str, Harness] = {
     "file": Harness(
         options=lambda folder: {
@@ -76,5 +100,22 @@ HARNESSES: dict[str, Harness] = {
         observe=_files,
         break_target=_block,
         mend_target=_unblock,
+    ),
+    "http_api": Harness(
+        options=lambda folder: {
+            "type": "http_api",
+            "name": "contract-api",
+            "url": RECEIVER.url(_http_path(folder)),
+            "method": "POST",
+            "credentials": "env:ZR_CONTRACT_API",
+            "mapping": {"agent.id": "group_id", "agent.name": "group_name", "answered": "calls_answered"},
+            "allow_private_urls": True,
+        },
+        bad_options={"type": "http_api", "url": "https://api.example.com/x", "mapping": {"a": {"cast": "integer"}}},
+        bad_field="mapping.a",
+        observe=lambda folder: RECEIVER.events(_http_path(folder)),
+        break_target=_http_break,
+        mend_target=_http_mend,
+        secrets=[API_KEY],
     ),
 }

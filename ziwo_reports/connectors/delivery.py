@@ -199,6 +199,7 @@ def delivery_for(options: TargetOptions | dict[str, Any]) -> Delivery:
 def _load_builtin() -> None:
     """Import the connectors that register themselves (their modules call `register`)."""
     from ziwo_reports.connectors.files import delivery  # noqa: F401
+    from ziwo_reports.connectors.http_api import delivery as _http_api  # noqa: F401
 
 
 # --- helpers every delivery uses ---------------------------------------------------------------
