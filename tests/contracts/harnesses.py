@@ -6,7 +6,10 @@ adding a type means running the whole contract suite against it."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +17,8 @@ from typing import Any
 
 import openpyxl
 import pyarrow.parquet as pq
+
+from tests.receivers import Receiver
 
 
 @dataclass
@@ -63,6 +68,53 @@ def _unblock(folder: Path) -> None:
     (folder / "out" / "reports").unlink()
 
 
+# --- webhook: a real loopback receiver that verifies every signature, one path per test folder ---
+
+_RECEIVER: Receiver | None = None
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"contract-suite-signing-key-32by").decode()
+WEBHOOK_TOKEN = "contract-bearer-token-5f1d"
+WEBHOOK_ENV = "CONTRACT_WEBHOOK"
+
+
+def _receiver() -> Receiver:
+    global _RECEIVER
+    if _RECEIVER is None:
+        _RECEIVER = Receiver().__enter__()  # for the whole session; its threads are daemons
+    return _RECEIVER
+
+
+def _hook_path(folder: Path) -> str:
+    return "/contract/" + hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+
+
+def _webhook_options(folder: Path) -> dict[str, Any]:
+    os.environ[f"{WEBHOOK_ENV}_SIGNING_SECRETS"] = WEBHOOK_SECRET
+    os.environ[f"{WEBHOOK_ENV}_BEARER_TOKEN"] = WEBHOOK_TOKEN
+    receiver, path = _receiver(), _hook_path(folder)
+    receiver.verify(path, [WEBHOOK_SECRET])
+    return {
+        "type": "webhook",
+        "name": "contract-webhook",
+        "url": receiver.url(path),
+        "mode": "row",
+        "credentials": f"env:{WEBHOOK_ENV}",
+        "allow_private_urls": True,
+    }
+
+
+def _hook_events(folder: Path) -> dict[str, Any]:
+    return _receiver().events(_hook_path(folder))
+
+
+def _hook_down(folder: Path) -> None:
+    _receiver().script(_hook_path(folder), [], retry_after="0")
+    _receiver().fail(_hook_path(folder), 503)
+
+
+def _hook_up(folder: Path) -> None:
+    _receiver().fail(_hook_path(folder), None)
+
+
 HARNESSES: dict[str, Harness] = {
     "file": Harness(
         options=lambda folder: {
@@ -76,5 +128,14 @@ HARNESSES: dict[str, Harness] = {
         observe=_files,
         break_target=_block,
         mend_target=_unblock,
+    ),
+    "webhook": Harness(
+        options=_webhook_options,
+        bad_options={"type": "webhook", "url": "ftp://hooks.example.com/in"},
+        bad_field="url",
+        observe=_hook_events,
+        break_target=_hook_down,
+        mend_target=_hook_up,
+        secrets=[WEBHOOK_SECRET, WEBHOOK_TOKEN],
     ),
 }
