@@ -188,7 +188,7 @@ class Receiver:
 
         for secret in secrets:
             try:
-                Webhook(secret).verify(body, headers)
+                Webhook(secret).verify(body, headers, json_parse=False)
                 return True
             except WebhookVerificationError:
                 continue
