@@ -162,9 +162,11 @@ def test_every_flow_parameter_has_a_title_a_description_and_a_real_default(flow_
 
 def test_every_field_of_the_form_models_has_a_title_and_a_description():
     from ziwo_reports.connectors.files.options import FileOptions, Thresholds
+    from ziwo_reports.connectors.webhook.block import WebhookCredentials
+    from ziwo_reports.connectors.webhook.options import WebhookTarget
     from ziwo_reports.report_model import MetricSettings, ReportFilters
 
-    for model in (ReportFilters, MetricSettings, FileOptions, Thresholds):
+    for model in (ReportFilters, MetricSettings, FileOptions, Thresholds, WebhookTarget, WebhookCredentials):
         for name, field in model.model_fields.items():
             assert field.title and field.description, f"{model.__name__}.{name}"
     assert FileOptions.model_fields["csv_bom"].title == "CSV byte-order mark"
