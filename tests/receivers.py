@@ -10,11 +10,13 @@ server that keeps every request it got, per path, and answers as each path is to
         receiver.requests("/hooks/a")                                  # [Received(...), ...]
 
 A path's `verify` (a list of whsec_ secrets) makes the receiver check each Standard Webhooks
-signature with the `standardwebhooks` library, as a real receiver would: an unsigned or badly
-signed request gets 401 and is kept with `verified=False`. A path's `authorize` (a function of the
-request's headers and query) makes it answer 401 to each request the function refuses, as an API
-checking credentials would. `events(path)` is what an idempotent
-receiver holds: the last body per `webhook-id` (or `Idempotency-Key`) of the 2xx answers.
+signature with the `standardwebhooks` library, as a real receiver would (over the body, or for a
+request without one over its raw query string; HEAD and OPTIONS probes are not checked): an
+unsigned or badly signed request gets 401 and is kept with `verified=False`. A path's `authorize`
+(a function of the request's headers and query) makes it answer 401 to each request the function
+refuses, as an API checking credentials would. `events(path)` is what an idempotent receiver
+holds: the last body per `webhook-id` (or `Idempotency-Key`) of the 2xx answers to requests other
+than probes.
 """
 
 from __future__ import annotations
@@ -136,6 +138,8 @@ class Receiver:
         """What an idempotent receiver holds: the last accepted body per id."""
         held: dict[str, Any] = {}
         for request in self.requests(path):
+            if request.method in ("HEAD", "OPTIONS"):  # a probe, not an event
+                continue
             key = request.headers.get("webhook-id") or request.headers.get("idempotency-key") or str(len(held))
             if 200 <= request.status < 300:
                 held[key] = request.json() if request.body else request.query
@@ -161,8 +165,8 @@ class Receiver:
             handler.connection.shutdown(socket.SHUT_RDWR)
             return
         verified = None
-        if state.verify is not None:
-            verified = self._verified(state.verify, body, headers)
+        if state.verify is not None and handler.command not in ("HEAD", "OPTIONS"):  # a probe carries no event
+            verified = self._verified(state.verify, body or parts.query.encode(), headers)
             if not verified:
                 status = 401
         query = dict(parse_qsl(parts.query))
@@ -195,7 +199,7 @@ class Receiver:
 
         for secret in secrets:
             try:
-                Webhook(secret).verify(body, headers)
+                Webhook(secret).verify(body, headers, json_parse=False)
                 return True
             except WebhookVerificationError:
                 continue

@@ -165,9 +165,12 @@ def test_every_field_of_the_form_models_has_a_title_and_a_description():
     from ziwo_reports.connectors.http_api.block import HttpApiCredentials
     from ziwo_reports.connectors.http_api.mapping import FieldSpec
     from ziwo_reports.connectors.http_api.options import HttpApiTarget
+    from ziwo_reports.connectors.webhook.block import WebhookCredentials
+    from ziwo_reports.connectors.webhook.options import WebhookTarget
     from ziwo_reports.report_model import MetricSettings, ReportFilters
 
-    for model in (ReportFilters, MetricSettings, FileOptions, Thresholds, HttpApiTarget, FieldSpec, HttpApiCredentials):
+    models = (ReportFilters, MetricSettings, FileOptions, Thresholds, HttpApiTarget, FieldSpec, HttpApiCredentials)
+    for model in (*models, WebhookTarget, WebhookCredentials):
         for name, field in model.model_fields.items():
             assert field.title and field.description, f"{model.__name__}.{name}"
     assert FileOptions.model_fields["csv_bom"].title == "CSV byte-order mark"

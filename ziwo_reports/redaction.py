@@ -1,7 +1,8 @@
 """Keep secrets (passwords, tokens, API keys) out of log lines and error text.
 
 Two nets: values registered with `register_secret` are replaced wherever they appear, and
-anything that looks like `password=...`, `"access_token": "..."` or `Bearer ...` is masked
+anything that looks like `password=...`, `"access_token": "..."`, `Bearer ...` or the password of
+`https://user:password@host` is masked
 even when nobody registered it.
 """
 
@@ -23,6 +24,7 @@ _KEYED = re.compile(
     r"[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,;}]+)"
 )
 _BEARER = re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=-]+)")
+_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/@\s:]*:)([^@/\s]+)@")  # https://user:password@host
 
 
 def register_secret(value: str | None) -> None:
@@ -43,6 +45,7 @@ def redact(text: str) -> str:
     if pattern is not None:
         text = pattern.sub(MASK, text)
     text = _KEYED.sub(lambda m: m.group(1) + MASK, text)
+    text = _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
     return _BEARER.sub(lambda m: m.group(1) + MASK, text)
 
 

@@ -6,6 +6,7 @@ adding a type means running the whole contract suite against it."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -87,6 +88,32 @@ def _http_mend(folder: Path) -> None:
     RECEIVER.fail(_http_path(folder), None)
 
 
+# --- webhook: the receiver verifies every signature --------------------------------------------
+
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"contract-suite-signing-key-32by").decode()
+WEBHOOK_TOKEN = "contract-bearer-token-5f1d"
+WEBHOOK_ENV = "CONTRACT_WEBHOOK"
+
+
+def _webhook_options(folder: Path) -> dict[str, Any]:
+    os.environ[f"{WEBHOOK_ENV}_SIGNING_SECRETS"] = WEBHOOK_SECRET
+    os.environ[f"{WEBHOOK_ENV}_BEARER_TOKEN"] = WEBHOOK_TOKEN
+    receiver, path = RECEIVER, _http_path(folder)
+    receiver.verify(path, [WEBHOOK_SECRET])
+    return {
+        "type": "webhook",
+        "name": "contract-webhook",
+        "url": receiver.url(path),
+        "mode": "row",
+        "credentials": f"env:{WEBHOOK_ENV}",
+        "allow_private_urls": True,
+    }
+
+
+def _hook_events(folder: Path) -> dict[str, Any]:
+    return RECEIVER.events(_http_path(folder))
+
+
 HARNESSES: dict[str, Harness] = {
     "file": Harness(
         options=lambda folder: {
@@ -117,5 +144,14 @@ HARNESSES: dict[str, Harness] = {
         break_target=_http_break,
         mend_target=_http_mend,
         secrets=[API_KEY],
+    ),
+    "webhook": Harness(
+        options=_webhook_options,
+        bad_options={"type": "webhook", "url": "ftp://hooks.example.com/in"},
+        bad_field="url",
+        observe=_hook_events,
+        break_target=_http_break,
+        mend_target=_http_mend,
+        secrets=[WEBHOOK_SECRET, WEBHOOK_TOKEN],
     ),
 }

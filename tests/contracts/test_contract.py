@@ -61,11 +61,12 @@ def test_validate_names_the_field_and_the_value(kind):
 def test_check_and_plan_write_nothing(kind, tmp_path, warehouse):
     harness = HARNESSES[kind]
     delivery = delivery_for(harness.options(tmp_path))
-    before = sorted(tmp_path.rglob("*"))
+    before, held = sorted(tmp_path.rglob("*")), harness.observe(tmp_path)
     assert delivery.check().ok
     report = report_of(warehouse)
     plan, again = delivery.plan(report), delivery.plan(report)
     assert sorted(tmp_path.rglob("*")) == before, "a dry run wrote something"
+    assert harness.observe(tmp_path) == held, "check or a dry run reached the target"
     assert plan.items and [i.key for i in plan.items] == [i.key for i in again.items], "keys stable across plans"
     assert [i.payload_hash for i in plan.items] == [i.payload_hash for i in again.items]
     # each item carries the whole report (a file) or the items share its rows (chunks)

@@ -184,7 +184,7 @@ def config_problem(kind: str, problems: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         lines.append(f"{kind} delivery: {where} {error.get('input')!r}: {message}")
-    return "; ".join(lines)
+    return redact("; ".join(lines))  # a value refused may hold a secret (a password in a URL)
 
 
 def delivery_for(options: TargetOptions | dict[str, Any]) -> Delivery:
@@ -200,6 +200,7 @@ def _load_builtin() -> None:
     """Import the connectors that register themselves (their modules call `register`)."""
     from ziwo_reports.connectors.files import delivery  # noqa: F401
     from ziwo_reports.connectors.http_api import delivery as _http_api  # noqa: F401
+    from ziwo_reports.connectors.webhook import delivery as _webhook  # noqa: F401
 
 
 # --- helpers every delivery uses ---------------------------------------------------------------
