@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/metrics_bench.py
 	$(BIN)/python bench/export_bench.py
 	$(BIN)/python bench/pull_bench.py
+	$(BIN)/python bench/webhook_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -138,3 +138,63 @@ def test_credentials_from_a_prefect_block(prefect_api):
     assert redact("pw-in-a-block-2718") == "***"
     with pytest.raises(CredentialsError, match="no 'Ziwo Credentials' block of that name"):
         load_credentials(ZiwoCredentials, "no-such-block")
+
+
+def test_every_deliveries_example_in_the_readme_validates(tmp_path):
+    """The YAML blocks of the README that are delivery targets read as `--deliver` reads them."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if re.search(r"^- type: ", b, re.M)]
+    assert len(blocks) >= 3
+    types = set()
+    for block in blocks:
+        path = tmp_path / "example.yaml"
+        path.write_text(block, encoding="utf-8")
+        types |= {target.type for target in read_targets(path)}
+    assert types >= {"webhook", "http_api"}
+
+
+def test_deliver_to_a_webhook_and_an_api_from_the_command_line(db, tmp_path, capsys, monkeypatch):
+    import base64
+    import json
+
+    from tests.receivers import Receiver
+
+    secret = "whsec_" + base64.b64encode(b"cli-test-signing-key-of-32-bytes").decode()
+    monkeypatch.setenv("CLI_HOOK_SIGNING_SECRETS", secret)
+    monkeypatch.setenv("CLI_API_AUTH", "bearer")
+    monkeypatch.setenv("CLI_API_TOKEN", "cli-api-token-99887766")
+    with Receiver() as receiver:
+        receiver.verify("/hook", [secret])
+        path = write(
+            tmp_path,
+            f"- type: webhook\n  name: hook\n  url: {receiver.url('/hook')}\n  mode: row\n"
+            f"  credentials: env:CLI_HOOK\n  allow_private_urls: true\n"
+            f"- type: http_api\n  name: api\n  url: {receiver.url('/api/agents/{group_id}')}\n  method: PUT\n"
+            f"  credentials: env:CLI_API\n  allow_private_urls: true\n  mapping: {{answered: calls_answered}}\n",
+        )
+        assert main(report_args(db, "--deliver", str(path), "--dry-run")) == 0
+        shown = capsys.readouterr().out
+        assert receiver.requests("/hook") == [], "a dry run sent something"
+        assert "webhook hook: " in shown and "http_api api: " in shown
+        assert "cli-api-token-99887766" not in shown and "Bearer ***" in shown
+        assert '"webhook-signature": "v1,' in shown and '\\"answered\\":' in shown
+
+        assert main(report_args(db, "--deliver", str(path))) == 0
+        out = capsys.readouterr().out
+        rows = len(receiver.events("/hook"))
+        assert rows > 0 and f"webhook hook: {rows} of {rows} items sent" in out
+        assert all(r.verified for r in receiver.requests("/hook"))
+        puts = [r for r in receiver.requests("/api/agents/1") if r.method == "PUT"]
+        assert puts and json.loads(puts[0].body) == {"answered": json.loads(puts[0].body)["answered"]}
+        assert puts[0].headers["authorization"] == "Bearer cli-api-token-99887766"
+
+        receiver.fail("/hook", 422)
+        assert main(report_args(db, "--deliver", str(path))) == 1
+        captured = capsys.readouterr()
+        (line,) = captured.err.strip().splitlines()
+        assert line.startswith(f"error: --deliver '{path}': webhook delivery 'hook': {rows} of {rows} items failed")
+        assert "HTTP 422" in line and "replay --id" in line
+        assert "http_api api: " in captured.out, "the other target was still delivered"

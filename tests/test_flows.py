@@ -326,3 +326,53 @@ def test_serve_runs_a_deployment_of_prefect_yaml(ziwo_env, tmp_path):
         output = server.communicate(timeout=30)[0]
     assert "serving report-manual" in output
     assert env["ZIWO_PASSWORD"] not in output
+
+
+def test_report_flow_delivers_to_a_webhook_and_an_http_api(ziwo_env, tmp_path, monkeypatch):
+    """End to end: the flow's `deliveries` (as the Prefect form gives them, plain dicts) to a
+    receiver that verifies every signature and to an API that checks its key; each item in the
+    ledger; a target that refuses fails the flow run, naming the ledger rows to replay."""
+    import base64
+
+    from prefect.artifacts import Artifact
+
+    from tests.receivers import Receiver
+    from ziwo_reports.deliveries import list_deliveries
+    from ziwo_reports.flows.report import report
+
+    secret = "whsec_" + base64.b64encode(b"flow-test-signing-key-32-bytes!!").decode()
+    monkeypatch.setenv("FLOW_HOOK_SIGNING_SECRETS", secret)
+    monkeypatch.setenv("FLOW_API_AUTH", "api_key")
+    monkeypatch.setenv("FLOW_API_API_KEY", "flow-api-key-1234")
+    db, out = tmp_path / "w.duckdb", tmp_path / "out"
+    with Receiver() as receiver:
+        receiver.verify("/hook", [secret])
+        receiver.authorize("/api", lambda headers, query: headers.get("x-api-key") == "flow-api-key-1234")
+        deliveries = [
+            {"type": "webhook", "name": "hook", "url": receiver.url("/hook"), "credentials": "env:FLOW_HOOK",
+             "allow_private_urls": True},
+            {"type": "http_api", "name": "api", "url": receiver.url("/api"), "credentials": "env:FLOW_API",
+             "mapping": {"agent.id": "group_id", "answered": "calls_answered"}, "allow_private_urls": True},
+        ]  # fmt: skip
+        written = report(
+            db_path=str(db), rolling_date="last_n_days:1", files={"formats": ["csv"], "destination": str(out)},
+            deliveries=deliveries,
+        )  # fmt: skip
+        (event,) = receiver.events("/hook").values()
+        assert event["type"] == "report.ready" and len(event["data"]["rows"]) == written[0]["rows"] > 0
+        assert len(receiver.events("/api")) == written[0]["rows"]
+        assert all(r.verified for r in receiver.requests("/hook"))
+        with open_warehouse(db, read_only=True) as warehouse:
+            rows = list_deliveries(warehouse, limit=1000)
+        assert {(r.target_name, r.status) for r in rows} == {("file", "sent"), ("hook", "sent"), ("api", "sent")}
+        assert sum(r.target_name == "api" for r in rows) == written[0]["rows"]
+        summary = Artifact.get("ziwo-report-agent-performance-sim-summary")
+        assert summary is not None and "| webhook `hook` | 1 | 1 | 0 |" in summary.data
+
+        receiver.fail("/api", 422)
+        with pytest.raises(Exception, match=r"http_api delivery 'api': \d+ of \d+ items failed: .*HTTP 422"):
+            report(db_path=str(db), rolling_date="last_n_days:1", ingest_first=False, deliveries=deliveries,
+                   files={"formats": ["csv"], "destination": str(out)})  # fmt: skip
+        with open_warehouse(db, read_only=True) as warehouse:
+            assert {r.target_name for r in list_deliveries(warehouse, unsent=True, limit=1000)} == {"api"}
+    assert "flow-api-key-1234" not in summary.data

@@ -407,3 +407,43 @@ def test_bad_options_are_one_line_naming_field_and_value(options, field, value):
     assert "hunter22" not in message
     if field == "headers" and "Authorization" in message:
         assert "credentials block" in message
+
+
+def test_the_ledger_is_written_in_batches_and_a_crash_leaves_planned_items_that_replay_sends(
+    receiver, report, warehouse, signed
+):
+    """Results reach the ledger in batches (one warehouse opening per batch, not per item); a
+    process that dies between a send and its record leaves the item `planned`, and a replay sends
+    it under the same webhook-id: the receiver holds each message once."""
+    opened = []
+
+    def counting():
+        opened.append(1)
+        return contextlib.nullcontext(warehouse)
+
+    options = target(receiver, mode="row", credentials=signed)
+    done = deliver_report(report, options, counting, run_id="run-1", source="test", record_every=4, record_seconds=60)
+    assert len(done.results) == 9 and not done.failed
+    assert len(opened) == 1 + 3, "the plan, then 4 + 4 + 1 results"
+
+    def dies_on_the_second_batch():
+        opened.append(1)
+        if len(opened) > 2:
+            raise KeyboardInterrupt("the process is stopped")
+        return contextlib.nullcontext(warehouse)
+
+    opened.clear()
+    with pytest.raises(KeyboardInterrupt):
+        deliver_report(
+            report, options, dies_on_the_second_batch, run_id="run-2", source="test", record_every=4, record_seconds=60
+        )
+    assert statuses(warehouse, "run-2") == ["planned"] * 5 + ["sent"] * 4, "the first batch, and no more, recorded"
+    sent_before = len(receiver.requests(PATH))
+    replayed = replay(
+        list_deliveries(warehouse, run_id="run-2", unsent=True),
+        lambda s: compute_report(warehouse, s),
+        ledger(warehouse),
+    )
+    assert not replayed.failed and statuses(warehouse, "run-2") == ["sent"] * 9
+    assert len(receiver.requests(PATH)) == sent_before + 5
+    assert len(receiver.events(PATH)) == 9, "the same ids: the receiver holds each message once"

@@ -5,6 +5,8 @@ same-origin redirects only, and retries with capped exponential backoff, full ji
 from __future__ import annotations
 
 import email.utils
+import heapq
+import itertools
 import logging
 import math
 import os
@@ -187,8 +189,8 @@ class _Watch:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self.fired = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
+        self.stopped = False
+        self.seconds = seconds
 
     def add(self, sock: socket.socket) -> None:
         try:
@@ -206,21 +208,71 @@ class _Watch:
             if self.fired:
                 _shutdown(dup)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
+            if self.stopped:
+                return
             self.fired = True
             for sock in self._sockets:
                 _shutdown(sock)
 
     def start(self) -> None:
-        self._timer.start()
+        _WATCHDOG.watch(self, time.monotonic() + self.seconds)
 
     def stop(self) -> None:
-        self._timer.cancel()
         with self._lock:
+            self.stopped = True
             sockets, self._sockets = self._sockets, []
             for sock in sockets:
                 sock.close()
+        _WATCHDOG.forget()
+
+
+class _Watchdog:
+    """One thread for the deadlines of every attempt in the process: a thread per attempt would
+    cost more than a request to a nearby server (hundreds of deliveries a second, in parallel).
+    Deadlines wait in a heap; a stopped watch stays there until its time comes, or until the
+    stopped outnumber the live ones and the heap is rebuilt."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._count = itertools.count()
+        self._live = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, watch: _Watch, at: float) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (at, next(self._count), watch))
+            self._live += 1
+            if self._thread is None or not self._thread.is_alive():  # first use, or a forked child
+                self._thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._wake.notify()
+
+    def forget(self) -> None:
+        with self._wake:
+            self._live -= 1
+            if len(self._heap) > 64 and len(self._heap) > 2 * self._live:
+                self._heap = [entry for entry in self._heap if not entry[2].stopped]
+                heapq.heapify(self._heap)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap:
+                    self._wake.wait()
+                at, _, watch = self._heap[0]
+                wait = at - time.monotonic()
+                if wait > 0 and not watch.stopped:
+                    self._wake.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            watch.fire()  # outside the heap's lock: it shuts sockets down
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _watch_current(sock: socket.socket | None) -> None:

@@ -180,6 +180,7 @@ class HttpApiDelivery:
         self.options = options
         self._auth: Auth | None = None
         self._auth_loaded = False
+        self._built: tuple[Report, list[OutboundRequest]] | None = None
 
     # --- the contract -------------------------------------------------------------------------
 
@@ -267,7 +268,12 @@ class HttpApiDelivery:
 
     def _requests(self, report: Report) -> list[OutboundRequest]:
         """One request per row, or per batch; DeliveryConfigError naming the field when the mapping
-        does not fit the report."""
+        does not fit the report. Built once per report: plan() and deliver() share them."""
+        if self._built is None or self._built[0] is not report:
+            self._built = (report, self._build(report))
+        return self._built[1]
+
+    def _build(self, report: Report) -> list[OutboundRequest]:
         options = self.options
         compiled = self._compile(report)
         metadata = report_metadata(report)

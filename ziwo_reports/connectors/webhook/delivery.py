@@ -67,6 +67,7 @@ class WebhookDelivery:
     def __init__(self, options: WebhookTarget) -> None:
         self.options = options
         self._auth: WebhookAuth | None = None
+        self._built: tuple[Report, list[OutboundRequest]] | None = None
 
     def validate(self) -> None:
         """The options as the model checks them (URL, headers, event type, bounds); no I/O."""
@@ -123,8 +124,11 @@ class WebhookDelivery:
         )
 
     def requests(self, report: Report) -> list[OutboundRequest]:
-        """Every request of the report, in order; DeliveryConfigError when one cannot be sent."""
-        return [self._request(message) for message in messages(report, self.options)]
+        """Every request of the report, in order; DeliveryConfigError when one cannot be sent.
+        Built once per report: plan() and deliver() of one delivery share them."""
+        if self._built is None or self._built[0] is not report:
+            self._built = (report, [self._request(message) for message in messages(report, self.options)])
+        return self._built[1]
 
     def _judge(self, request: OutboundRequest, reply: Reply) -> ItemResult:
         judged = judge_status(request, reply, gone_on_410=True)
