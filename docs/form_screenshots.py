@@ -8,8 +8,10 @@ steps), from the checkout:
 
     /tmp/shots/bin/python docs/form_screenshots.py --api http://127.0.0.1:4200/api
 
-writes docs/prefect-form-report-manual.png (the top of the form) and
-docs/prefect-form-report-manual-full.png (all of it); with Pillow, as 256-colour PNGs. The ingest
+writes docs/prefect-form-report-manual.png (the top of the form),
+docs/prefect-form-report-manual-full.png (all of it) and docs/prefect-form-report-deliveries.png
+(the More deliveries section, with a webhook added as a person adds one); with Pillow, as
+256-colour PNGs. The ingest
 flow's form: `--deployment ziwo-ingest/ingest-manual --out /tmp/top.png --full
 docs/prefect-form-ingest-manual.png`.
 """
@@ -51,6 +53,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/prefect-form-report-manual.png"), help="the top")
     parser.add_argument("--full", type=Path, default=Path("docs/prefect-form-report-manual-full.png"))
     parser.add_argument("--top-height", type=int, default=1560, help="pixels of the top shot")
+    parser.add_argument(
+        "--deliveries",
+        type=Path,
+        default=Path("docs/prefect-form-report-deliveries.png"),
+        help="the deliveries section with a webhook added (report flow only; '' for none)",
+    )
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the browser to drive")
     parser.add_argument("--width", type=int, default=1400)
     args = parser.parse_args()
@@ -72,8 +80,23 @@ def main() -> None:
         page.wait_for_timeout(1000)
         page.screenshot(path=str(args.full), full_page=True)
         page.screenshot(path=str(args.out), clip={"x": 0, "y": 0, "width": args.width, "height": args.top_height})
+        shots = [args.out, args.full]
+        if str(args.deliveries) not in ("", ".") and page.get_by_text("Webhooks (Optional)").count():
+            # what a person does to add a webhook: Add item under Webhooks, then the form of one
+            webhooks = page.get_by_text("Webhooks (Optional)")
+            webhooks.locator("xpath=following::button[contains(., 'Add item')][1]").click()
+            page.wait_for_timeout(1000)
+            height = page.evaluate("Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))")
+            page.set_viewport_size({"width": args.width, "height": min(height + 100, 16000)})
+            page.wait_for_timeout(1000)
+            top = page.get_by_text("More deliveries (Optional)").bounding_box()
+            bottom = page.get_by_text("Ingest first (Optional)").bounding_box()
+            if top and bottom:
+                clip = {"x": 0, "y": top["y"] - 16, "width": args.width, "height": bottom["y"] - top["y"]}
+                page.screenshot(path=str(args.deliveries), clip=clip)
+                shots.append(args.deliveries)
         browser.close()
-    for path in (args.out, args.full):
+    for path in shots:
         shrink(path)
         print(f"{url} -> {path} ({path.stat().st_size:,} bytes)")
 

@@ -198,3 +198,26 @@ def test_deliver_to_a_webhook_and_an_api_from_the_command_line(db, tmp_path, cap
         assert line.startswith(f"error: --deliver '{path}': webhook delivery 'hook': {rows} of {rows} items failed")
         assert "HTTP 422" in line and "replay --id" in line
         assert "http_api api: " in captured.out, "the other target was still delivered"
+
+
+def test_the_flows_deliveries_read_the_forms_lists_per_type_and_a_flat_list_alike():
+    from pydantic import ValidationError
+
+    from ziwo_reports.connectors.delivery import deliveries_model
+
+    deliveries = deliveries_model()
+    hook = {"type": "webhook", "name": "hook", "url": "https://hooks.example.com/in"}
+    api = {"type": "http_api", "name": "api", "url": "https://api.example.com/x"}
+    from_form = deliveries.model_validate({"webhook": [hook], "http_api": [api]})
+    from_list = deliveries.model_validate([hook, api])
+    assert (
+        [t.target_name for t in from_form.targets()] == [t.target_name for t in from_list.targets()] == ["api", "hook"]
+    )
+    assert deliveries().targets() == []
+    assert set(deliveries.model_fields) == {"file", "webhook", "http_api"}
+    assert {f.title for f in deliveries.model_fields.values()} == {"More report files", "Webhooks", "HTTP APIs"}
+    assert all(f.description for f in deliveries.model_fields.values())
+    with pytest.raises(ValidationError, match="delivery type 'pigeon' is not one of"):
+        deliveries.model_validate([{"type": "pigeon"}])
+    with pytest.raises(ValidationError, match=r"webhook\.0\.url"):
+        deliveries.model_validate({"webhook": [{"type": "webhook", "url": "ftp://x"}]})

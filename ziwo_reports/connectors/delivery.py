@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal, Protocol, Union
+from typing import Any, ClassVar, Literal, Protocol
 
 import orjson
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from ziwo_reports.redaction import redact
 from ziwo_reports.report_model import Report
@@ -52,6 +52,9 @@ class TargetOptions(BaseModel):
     """What every target's options have: the `type` that tags them, and the target's name."""
 
     model_config = ConfigDict(extra="forbid")
+    #: What the Prefect form calls the list of targets of this type ("Webhooks"), and says of it.
+    form_title: ClassVar[str] = "Targets"
+    form_description: ClassVar[str] = ""
 
     type: str
     name: str = Field(
@@ -151,14 +154,52 @@ def delivery_types() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def target_union() -> Any:
-    """The options of every registered type, as one pydantic type discriminated by `type`: a
-    flow's `deliveries: list[target_union()]` renders a form per type in the Prefect UI."""
+def deliveries_model() -> type[BaseModel]:
+    """One model with a list of targets per registered type (`webhook: [...]`, `http_api: [...]`),
+    for a flow's `deliveries` parameter: the Prefect UI renders a list of one model as a form per
+    item, where a list of a union of models would be a bare JSON box. It also reads a flat list of
+    targets tagged by `type` (what the Python API, YAML and the CLI give) and sorts it by type;
+    `targets()` gives them back, in the order of the types."""
     _load_builtin()
-    models = tuple(model for model, _ in _REGISTRY.values())
-    if len(models) == 1:
-        return models[0]
-    return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007  (a tuple of types)
+    if _DELIVERIES_MODEL:
+        return _DELIVERIES_MODEL[0]
+    fields: dict[str, Any] = {
+        kind: (
+            list[model],  # type: ignore[valid-type]
+            Field(
+                default_factory=list,
+                title=model.form_title,
+                description=model.form_description or f"Targets of type {kind}.",
+            ),
+        )
+        for kind, (model, _) in sorted(_REGISTRY.items())
+    }
+
+    def sort_by_type(cls: type[BaseModel], value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            by_type: dict[str, list[Any]] = {}
+            for entry in value:
+                target = parse_target(entry)
+                by_type.setdefault(target.type, []).append(target)
+            return by_type
+        return value
+
+    def targets(self: BaseModel) -> list[TargetOptions]:
+        return [target for kind in sorted(_REGISTRY) for target in getattr(self, kind)]
+
+    model = create_model(
+        "Deliveries",
+        __config__=ConfigDict(extra="forbid"),
+        __validators__={"sort_by_type": model_validator(mode="before")(classmethod(sort_by_type))},  # type: ignore[dict-item]
+        **fields,
+    )
+    model.targets = targets  # type: ignore[attr-defined]
+    model.__doc__ = "Targets of a report, a list per delivery type."
+    _DELIVERIES_MODEL.append(model)
+    return model
+
+
+_DELIVERIES_MODEL: list[type[BaseModel]] = []
 
 
 def parse_target(options: TargetOptions | dict[str, Any]) -> TargetOptions:

@@ -23,7 +23,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from ziwo_reports import redaction
-from ziwo_reports.connectors.delivery import ItemResult, TargetOptions, target_union
+from ziwo_reports.connectors.delivery import ItemResult, TargetOptions, deliveries_model
 from ziwo_reports.connectors.files import FileOptions, WrittenFile
 from ziwo_reports.connectors.files.delivery import FileTarget
 from ziwo_reports.connectors.files.headline import totals
@@ -56,8 +56,9 @@ AUTO = "auto"
 INSTANCE_ZONE = "instance"
 #: The defaults of the model parameters (never changed in place: the models are only read).
 NO_FILTERS, DEFAULT_SETTINGS, DEFAULT_FILES = ReportFilters(), MetricSettings(), FileOptions()
-#: The options of every delivery type, told apart by `type`: a form per type in the Prefect UI.
-DeliveryTarget = target_union()
+#: A list of targets per delivery type: a form per target in the Prefect UI.
+Deliveries = deliveries_model()
+NO_DELIVERIES = Deliveries()
 
 
 @task(name="compute the report", **STEP)
@@ -185,15 +186,16 @@ def report(
     ] = DEFAULT_SETTINGS,
     files: Annotated[FileOptions, form("Files", "Which report files to write, where, and how.")] = DEFAULT_FILES,
     deliveries: Annotated[
-        list[DeliveryTarget],
+        Deliveries,  # type: ignore[valid-type]
         form(
             "More deliveries",
-            "Further targets for the report beside the files above, each of a type: file, webhook (signed "
-            "Standard Webhooks messages) or http_api (any REST API, with a field mapping); secrets come from "
-            "the credentials block each names. Every item is kept in the delivery ledger: "
-            "`ziwo-reports deliveries` lists them, `ziwo-reports replay` sends what failed again.",
+            "Further targets for the report beside the files above, a list per type: more report files, "
+            "webhooks (signed Standard Webhooks messages), HTTP APIs (any REST API, with a field mapping); "
+            "secrets come from the credentials block each names. A flat list of targets with their `type` "
+            "works too. Every item is kept in the delivery ledger: `ziwo-reports deliveries` lists them, "
+            "`ziwo-reports replay` sends what failed again.",
         ),
-    ] = [],  # noqa: B006  (a parameter default Prefect shows; the flow never changes it)
+    ] = NO_DELIVERIES,
     ingest_first: Annotated[
         bool, form("Ingest first", "Bring the warehouse up to date from Ziwo first; off: report on it as it is.")
     ] = True,
@@ -228,7 +230,7 @@ def report(
     with warehouse_slot(db_path):
         computed = compute(db_path, spec)
     # The report files are the first delivery, of type file; `deliveries` adds more targets.
-    targets = [FileTarget(**files.model_dump()), *deliveries]
+    targets = [FileTarget(**files.model_dump()), *deliveries.targets()]
     delivered = [deliver(computed, target, db_path) for target in targets]
     publish(computed, delivered)
     for item in (r for d in delivered for r in d.results if r.status == "sent"):

@@ -35,6 +35,11 @@ from ziwo_reports.report_model import Report
 class FileTarget(TargetOptions, FileOptions):
     """Report files as a delivery target: FileOptions, tagged `type: file`."""
 
+    form_title: ClassVar[str] = "More report files"
+    form_description: ClassVar[str] = (
+        "Report files besides those above: in other formats, or to another folder or fsspec URL."
+    )
+
     type: Literal["file"] = Field(default="file", title="Type", description="file: report files in a folder or URL.")
 
     def file_options(self) -> FileOptions:

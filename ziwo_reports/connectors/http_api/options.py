@@ -4,7 +4,7 @@ checked against the report's columns when a plan is made."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -48,6 +48,12 @@ def _url_template_problem(url: str) -> str | None:
 class HttpApiTarget(TargetOptions):
     """An HTTP API as a delivery target: a request per row (or per batch of rows), its body built
     by a field mapping."""
+
+    form_title: ClassVar[str] = "HTTP APIs"
+    form_description: ClassVar[str] = (
+        "Any REST API: a request per row or per batch, its body built by a field mapping, with the "
+        "credentials of an HTTP API Credentials block (API key, basic, bearer, OAuth2)."
+    )
 
     type: Literal["http_api"] = Field(
         default="http_api", title="Type", description="http_api: a request per row or batch to an HTTP API."

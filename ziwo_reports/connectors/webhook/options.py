@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -41,6 +41,11 @@ def check_target_url(url: str) -> str:
 
 class WebhookTarget(TargetOptions):
     """A webhook: Standard Webhooks messages of the report, signed, to one URL."""
+
+    form_title: ClassVar[str] = "Webhooks"
+    form_description: ClassVar[str] = (
+        "Signed Standard Webhooks messages of the report to a URL: one per report, one per row, or in chunks."
+    )
 
     type: Literal["webhook"] = Field(
         default="webhook", title="Type", description="webhook: signed messages of the report to a URL."
