@@ -287,8 +287,10 @@ def test_lookup_reads_dotted_paths_lists_and_indexes():
             "url 'https://{instance}.example.com/x': has a placeholder in its host",
         ),
         ({"url": "ftp://example.com/x"}, "only http and https URLs are allowed"),
+        ({"url": "https://bi:pw-in-url@example.com/{group_id}"}, "has user:password in it"),
+        ({"headers": {"X-Note": "a\r\nX-Injected: 1"}}, "holds a line break"),
         ({"url": "https://example.com/{group_name.__class__}"}, "placeholder {group_name.__class__} is not allowed"),
-        ({"headers": {"Authorization": "Bearer abc"}}, "secret headers go into the credentials block"),
+        ({"headers": {"Authorization": "Bearer abc"}}, "a secret header goes into the credentials block"),
         ({"headers": {"idempotency-key": "x"}}, "header 'idempotency-key' may not be set here"),
         ({"headers": {"Content-Type": "text/plain"}}, "header 'Content-Type' may not be set here"),
         ({"method": "GET", "batch_size": 10}, "a GET request has no body, so one row each"),
@@ -306,6 +308,7 @@ def test_options_errors_name_the_field_and_the_value(options, message):
         delivery_for({"type": "http_api", "url": "https://api.example.com/x", **options})
     text = str(refused.value)
     assert text.startswith("http_api delivery: ") and message in text and "\n" not in text, text
+    assert "pw-in-url" not in text
 
 
 def test_mapping_is_checked_against_the_report_before_anything_is_sent(warehouse, receiver):

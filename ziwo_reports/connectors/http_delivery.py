@@ -15,6 +15,7 @@ HTTP policy (`send_requests`), each reply judged by the connector into an ItemRe
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,15 +27,55 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from ziwo_reports.connectors.delivery import CheckResult, Item, ItemResult
-from ziwo_reports.http import ApiClient, Auth, HttpError, HttpPolicy, Reply, error_message, guard_session
+from ziwo_reports.http import ApiClient, Auth, HttpError, HttpPolicy, Reply, check_url, error_message, guard_session
 from ziwo_reports.http.ssrf import AddressRefused
 from ziwo_reports.redaction import MASK, redact
+
+#: Headers a target's options may not set: credentials go into its credentials block, and the
+#: rest (ids, the body's type and length) is the delivery's own.
+RESERVED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "host", "idempotency-key"})
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 #: Requests a plan shows in full.
 SHOWN_REQUESTS = 3
 #: Body bytes a plan shows of each request.
 SHOWN_BODY = 4000
 PRIVATE_HINT = "allow_private_urls: true on the target allows it, for a receiver on your own network"
+
+
+def check_target_url(url: str) -> str:
+    """An http(s) URL with a host and without user:password, for a target's options; ValueError
+    naming what is wrong (the field's error names the URL). No I/O: addresses are checked when
+    connecting."""
+    try:
+        check_url(url)
+    except ValueError as problem:
+        raise ValueError(str(problem).removeprefix(f"{url!r}: ").removeprefix(f"{url!r} ")) from None
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "has user:password in it: credentials go into the credentials block (a token or secret headers), "
+            "never into the URL"
+        )
+    return url
+
+
+def check_headers(headers: Mapping[str, str], reserved_prefixes: tuple[str, ...] = ()) -> dict[str, str]:
+    """Headers a target's options may send: real header names with one-line values, none that
+    carries credentials or that the delivery sets itself (RESERVED_HEADERS, `content-*`, and the
+    type's own prefixes such as `webhook-`); ValueError naming the header otherwise."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"{name!r} is not a header name")
+        lowered = name.lower()
+        if lowered in RESERVED_HEADERS or lowered.startswith(("content-", *reserved_prefixes)):
+            raise ValueError(
+                f"header {name!r} may not be set here: it is the delivery's own or carries credentials; "
+                "a secret header goes into the credentials block (headers)"
+            )
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError(f"the value of header {name!r} holds a line break")
+    return dict(headers)
 
 
 @dataclass(frozen=True)

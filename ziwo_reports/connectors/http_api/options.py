@@ -11,15 +11,12 @@ from pydantic import Field, field_validator, model_validator
 
 from ziwo_reports.connectors.delivery import TargetOptions
 from ziwo_reports.connectors.http_api.mapping import REPORT_META, FieldSpec, parse_mapping, template_names
+from ziwo_reports.connectors.http_delivery import check_headers, check_target_url
 from ziwo_reports.connectors.secrets import check_reference
-from ziwo_reports.http import check_url
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 #: Methods whose request has no body: the mapped fields go in the query string.
 NO_BODY = ("GET", "DELETE")
-#: Headers the options may not set: credentials go into the credentials block, the rest is ours.
-RESERVED_HEADERS = ("authorization", "proxy-authorization", "cookie", "host", "idempotency-key")
-SECRET_HEADERS_HINT = "secret headers go into the credentials block (HTTP API Credentials: headers)"
 
 
 def _url_template_problem(url: str) -> str | None:
@@ -39,7 +36,7 @@ def _url_template_problem(url: str) -> str | None:
     for name in names:
         probe = probe.replace("{" + name + "}", "x")
     try:
-        check_url(probe)
+        check_target_url(probe)
     except ValueError as problem:
         return str(problem)
     return None
@@ -152,7 +149,7 @@ class HttpApiTarget(TargetOptions):
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None:
-            check_url(value)
+            check_target_url(value)
             if "{" in value or "}" in value:
                 raise ValueError("has a placeholder: the check URL is one fixed URL")
         return value
@@ -172,13 +169,7 @@ class HttpApiTarget(TargetOptions):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
-            lowered = name.lower()
-            if lowered in RESERVED_HEADERS or lowered.startswith("content-"):
-                raise ValueError(f"header {name!r} may not be set here: {SECRET_HEADERS_HINT}; the rest is ours")
-            if not name or any(c in name for c in " :\r\n") or any(c in text for c in "\r\n"):
-                raise ValueError(f"header {name!r} is not a header name and one-line value")
-        return value
+        return check_headers(value)
 
     @field_validator("credentials")
     @classmethod

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 from typing import ClassVar, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
 from ziwo_reports.connectors.delivery import TargetOptions
+from ziwo_reports.connectors.http_delivery import check_headers, check_target_url
 from ziwo_reports.connectors.secrets import check_reference
-from ziwo_reports.http import check_url
 
 Mode = Literal["report", "row", "chunks"]
 DEFAULT_EVENT = {"report": "report.ready", "row": "report.row", "chunks": "report.ready"}
@@ -19,24 +18,6 @@ TEST_SUFFIX = ".test"
 #: Body bytes: from a small message to what receivers commonly take at most.
 MIN_BODY, MAX_BODY = 1024, 32 * 1024 * 1024
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-#: Headers the delivery sets itself, or that carry credentials.
-RESERVED_HEADERS = frozenset({"authorization", "host", "content-type", "content-length", "idempotency-key"})
-
-
-def check_target_url(url: str) -> str:
-    """An http(s) URL with a host and without user:password; ValueError naming it otherwise."""
-    try:
-        check_url(url)
-    except ValueError as problem:  # the field's error names the URL already
-        raise ValueError(str(problem).removeprefix(f"{url!r}: ").removeprefix(f"{url!r} ")) from None
-    parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(
-            "has user:password in it: credentials go into the credentials block (bearer_token or headers), "
-            "never into the URL"
-        )
-    return url
 
 
 class WebhookTarget(TargetOptions):
@@ -166,18 +147,7 @@ class WebhookTarget(TargetOptions):
     @field_validator("headers")
     @classmethod
     def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        for name, value in headers.items():
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"{name!r} is not a header name")
-            lowered = name.lower()
-            if lowered in RESERVED_HEADERS or lowered.startswith("webhook-"):
-                raise ValueError(
-                    f"{name!r} is set by the delivery or carries credentials: a secret header goes into the "
-                    "credentials block"
-                )
-            if any(c in value for c in "\r\n\0"):
-                raise ValueError(f"the value of {name!r} holds a line break")
-        return headers
+        return check_headers(headers, reserved_prefixes=("webhook-",))
 
     @property
     def message_type(self) -> str:
