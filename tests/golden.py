@@ -138,3 +138,15 @@ def load(warehouse: Warehouse, instance: str = INSTANCE, legs: list[dict] | None
 
 def rows_by_group(table: pa.Table) -> dict[Any, dict[str, Any]]:
     return {row["group_id"]: row for row in table.to_pylist()}
+
+
+def report_of(warehouse: Warehouse, report: str = "agent-performance", interval: str = "hour") -> Any:
+    """A report of the golden day, in Asia/Dubai, at AS_OF: what the delivery tests send."""
+    from ziwo_reports.report import compute_report
+    from ziwo_reports.report_model import make_spec
+
+    spec = make_spec(
+        report=report, instance=INSTANCE, rolling_date="custom", start=DAY, end=DAY, timezone="Asia/Dubai",
+        interval=interval, as_of=AS_OF,
+    )  # fmt: skip
+    return compute_report(warehouse, spec)

@@ -33,7 +33,7 @@ from ziwo_reports.connectors.http_api.mapping import (
 from ziwo_reports.connectors.http_delivery import PRIVATE_HINT
 from ziwo_reports.deliveries import deliver_report, list_deliveries, replay
 from ziwo_reports.report import compute_report
-from ziwo_reports.report_model import make_spec, row_keys
+from ziwo_reports.report_model import row_keys
 from ziwo_reports.warehouse import open_warehouse
 
 COLUMNS = ["instance", "group_id", "group_name", "period_start", "calls_answered", "tags", "started_at", "score"]
@@ -57,14 +57,6 @@ def warehouse(tmp_path):
 def receiver():
     with Receiver() as receiver:
         yield receiver
-
-
-def report_of(warehouse, report: str = "agent-performance", interval: str = "hour"):
-    spec = make_spec(
-        report=report, instance=golden.INSTANCE, rolling_date="custom", start=golden.DAY, end=golden.DAY,
-        timezone="Asia/Dubai", interval=interval, as_of=golden.AS_OF,
-    )  # fmt: skip
-    return compute_report(warehouse, spec)
 
 
 def ledger(warehouse):
@@ -312,7 +304,7 @@ def test_options_errors_name_the_field_and_the_value(options, message):
 
 
 def test_mapping_is_checked_against_the_report_before_anything_is_sent(warehouse, receiver):
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     for options, message in [
         ({"mapping": {"agent.id": "grp"}}, "mapping.agent.id: column 'grp' is not a column of agent-performance"),
         ({"url": receiver.url("/x/{agent}")}, "url or query placeholder {agent} is neither a report field"),
@@ -344,7 +336,7 @@ def test_the_credentials_block_checks_what_each_mode_needs():
 
 
 def test_a_put_per_row_to_a_url_with_placeholders(warehouse, receiver):
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     rows, keys = report.table.to_pylist(), row_keys(report).to_pylist()
     url_path = "/agents/{group_id}/hours/{period_start}"
     options = target(
@@ -374,7 +366,7 @@ def test_a_put_per_row_to_a_url_with_placeholders(warehouse, receiver):
 
 @pytest.mark.parametrize("wrapper", ["records", None])
 def test_batches_post_a_wrapper_or_a_bare_array(warehouse, receiver, wrapper):
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     keys = row_keys(report).to_pylist()
     options = target(
         receiver, "/batch/{report}", batch_size=4, batch_wrapper=wrapper, mapping={"id": {"meta": "row_key"}}
@@ -397,7 +389,7 @@ def test_batches_post_a_wrapper_or_a_bare_array(warehouse, receiver, wrapper):
 
 
 def test_get_sends_the_mapped_fields_as_query_parameters(warehouse, receiver):
-    report = report_of(warehouse, interval="none")
+    report = golden.report_of(warehouse, interval="none")
     options = target(
         receiver,
         "/lookup",
@@ -451,7 +443,7 @@ def test_every_auth_mode_reaches_the_receiver_and_no_secret_shows(
 ):
     for name, value in env.items():
         monkeypatch.setenv(f"ZR_API_{name}", value)
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     receiver.authorize("/auth", accept)
     options = target(receiver, "/auth", credentials="env:ZR_API", mapping={"id": "group_id"})
     errors = []
@@ -525,7 +517,7 @@ def test_oauth2_a_token_is_fetched_reused_renewed_after_expiry_and_after_a_401(
 
     receiver.authorize("/oauth", api)
     receiver.slow("/oauth", 0.2)
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     with http_receiver(server.respond) as tokens, caplog.at_level(logging.DEBUG):
         for name, value in {
             "AUTH": "oauth2_client_credentials", "TOKEN_URL": tokens.base_url + "/token", "CLIENT_ID": "reports",
@@ -557,7 +549,7 @@ def test_oauth2_a_token_is_fetched_reused_renewed_after_expiry_and_after_a_401(
 
 
 def test_success_field_decides_and_id_field_goes_into_the_ledger(warehouse, receiver):
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     receiver.reply("/ok", {"result": {"status": "accepted", "id": "crm-42"}})
     options = target(receiver, "/ok", success_field="result.status", success_value="accepted", id_field="result.id")
     assert not deliver(warehouse, report, options).failed
@@ -577,7 +569,7 @@ def test_success_field_decides_and_id_field_goes_into_the_ledger(warehouse, rece
 
 
 def test_batch_ids_are_joined_and_capped(warehouse, receiver):
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     receiver.reply("/ids", {"results": [{"id": f"rec-{i:03d}"} for i in range(60)]})
     options = target(receiver, "/ids", batch_size=5, id_field="results.id")
     assert not deliver(warehouse, report, options).failed
@@ -595,7 +587,7 @@ def test_batch_ids_are_joined_and_capped(warehouse, receiver):
     ],
 )
 def test_private_addresses_are_refused_unless_allowed(warehouse, receiver, url):
-    report = report_of(warehouse, interval="none")
+    report = golden.report_of(warehouse, interval="none")
     options = {"type": "http_api", "url": url.format(port=receiver.port), "mapping": {"id": "group_id"}}
     refused = deliver(warehouse, report, options)
     assert refused.failed and len(refused.failed) == len(refused.plan.items)
@@ -608,7 +600,7 @@ def test_private_addresses_are_refused_unless_allowed(warehouse, receiver, url):
 
 
 def test_a_rerun_sends_the_same_keys_and_idempotency_keys(warehouse, receiver):
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     options = target(receiver, "/idem", mapping={"id": "group_id", "n": "calls_answered"})
     first, second = deliver(warehouse, report, options), deliver(warehouse, report, options, run_id="run-2")
     assert sorted(r.key for r in first.results) == sorted(r.key for r in second.results)
@@ -620,7 +612,7 @@ def test_a_rerun_sends_the_same_keys_and_idempotency_keys(warehouse, receiver):
 
 
 def test_replay_after_an_outage_delivers_exactly_the_failed_rows(warehouse, receiver):
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     rows = report.table.to_pylist()
     options = target(receiver, "/rows/{group_id}/{period_start}", method="PUT", mapping={"n": "calls_answered"})
     paths = [f"/rows/{row['group_id']}/{quote(row['period_start'], safe='')}" for row in rows]

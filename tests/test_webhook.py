@@ -20,7 +20,7 @@ from ziwo_reports.connectors.webhook.block import WebhookCredentials
 from ziwo_reports.connectors.webhook.envelope import message_id
 from ziwo_reports.deliveries import deliver_report, list_deliveries, replay
 from ziwo_reports.report import compute_report
-from ziwo_reports.report_model import make_spec, report_key, row_keys
+from ziwo_reports.report_model import report_key, row_keys
 from ziwo_reports.warehouse import open_warehouse
 
 OLD = "whsec_" + base64.b64encode(b"old-signing-key-of-32-bytes-long").decode()
@@ -44,11 +44,7 @@ def warehouse(tmp_path):
 
 @pytest.fixture
 def report(warehouse):
-    spec = make_spec(
-        instance=golden.INSTANCE, rolling_date="custom", start=golden.DAY, end=golden.DAY, timezone="Asia/Dubai",
-        interval="hour", as_of=golden.AS_OF,
-    )  # fmt: skip
-    return compute_report(warehouse, spec)
+    return golden.report_of(warehouse)
 
 
 @pytest.fixture

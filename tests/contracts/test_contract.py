@@ -30,14 +30,6 @@ def warehouse(tmp_path):
         yield warehouse
 
 
-def report_of(warehouse, interval: str = "hour"):
-    spec = make_spec(
-        instance=golden.INSTANCE, rolling_date="custom", start=golden.DAY, end=golden.DAY, timezone="Asia/Dubai",
-        interval=interval, as_of=golden.AS_OF,
-    )  # fmt: skip
-    return compute_report(warehouse, spec)
-
-
 def ledger(warehouse):
     return lambda: contextlib.nullcontext(warehouse)
 
@@ -63,7 +55,7 @@ def test_check_and_plan_write_nothing(kind, tmp_path, warehouse):
     delivery = delivery_for(harness.options(tmp_path))
     before, held = sorted(tmp_path.rglob("*")), harness.observe(tmp_path)
     assert delivery.check().ok
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     plan, again = delivery.plan(report), delivery.plan(report)
     assert sorted(tmp_path.rglob("*")) == before, "a dry run wrote something"
     assert harness.observe(tmp_path) == held, "check or a dry run reached the target"
@@ -82,7 +74,7 @@ def test_check_and_plan_write_nothing(kind, tmp_path, warehouse):
 @pytest.mark.parametrize("kind", TYPES)
 def test_delivering_twice_leaves_the_target_as_once(kind, tmp_path, warehouse):
     harness = HARNESSES[kind]
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     first = deliver_report(report, harness.options(tmp_path), ledger(warehouse), run_id="run-1", source="contract")
     once = harness.observe(tmp_path)
     second = deliver_report(report, harness.options(tmp_path), ledger(warehouse), run_id="run-2", source="contract")
@@ -98,7 +90,7 @@ def test_delivering_twice_leaves_the_target_as_once(kind, tmp_path, warehouse):
 @pytest.mark.parametrize("kind", TYPES)
 def test_a_failure_is_in_the_ledger_and_replay_completes_it(kind, tmp_path, warehouse):
     harness = HARNESSES[kind]
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     harness.break_target(tmp_path)
     failed = deliver_report(report, harness.options(tmp_path), ledger(warehouse), run_id="run-1", source="contract")
     assert failed.failed and len(failed.failed) == len(failed.plan.items)
@@ -120,7 +112,7 @@ def test_a_failure_is_in_the_ledger_and_replay_completes_it(kind, tmp_path, ware
 @pytest.mark.parametrize("kind", TYPES)
 def test_no_secret_in_the_ledger_the_logs_or_the_errors(kind, tmp_path, warehouse, caplog):
     harness = HARNESSES[kind]
-    report = report_of(warehouse)
+    report = golden.report_of(warehouse)
     errors = []
     with caplog.at_level(logging.DEBUG):
         harness.break_target(tmp_path)
@@ -141,7 +133,7 @@ def test_no_secret_in_the_ledger_the_logs_or_the_errors(kind, tmp_path, warehous
 
 
 def test_the_ledger_keeps_the_spec_with_its_now_pinned(tmp_path, warehouse):
-    report = report_of(warehouse, interval="none")
+    report = golden.report_of(warehouse, interval="none")
     deliver_report(report, HARNESSES["file"].options(tmp_path), ledger(warehouse), run_id="r", source="contract")
     (row, *_) = list_deliveries(warehouse)
     spec = make_spec(**orjson.loads(row.spec))
