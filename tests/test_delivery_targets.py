@@ -175,9 +175,14 @@ def test_deliver_to_a_webhook_and_an_api_from_the_command_line(db, tmp_path, cap
             f"- type: http_api\n  name: api\n  url: {receiver.url('/api/agents/{group_id}')}\n  method: PUT\n"
             f"  credentials: env:CLI_API\n  allow_private_urls: true\n  mapping: {{answered: calls_answered}}\n",
         )
+        assert main(report_args(db, "--deliver", str(path), "--check")) == 0
+        checked = capsys.readouterr().out.splitlines()
+        assert checked[0].startswith("ok  webhook hook: HEAD http://127.0.0.1:") and " ms, answers" in checked[0]
+        assert checked[1].startswith("ok  http_api api: HEAD") and receiver.events("/hook") == {}
+
         assert main(report_args(db, "--deliver", str(path), "--dry-run")) == 0
         shown = capsys.readouterr().out
-        assert receiver.requests("/hook") == [], "a dry run sent something"
+        assert [r.method for r in receiver.requests("/hook")] == ["HEAD"], "a dry run sent something"
         assert "webhook hook: " in shown and "http_api api: " in shown
         assert "cli-api-token-99887766" not in shown and "Bearer ***" in shown
         assert '"webhook-signature": "v1,' in shown and '\\"answered\\":' in shown
@@ -186,12 +191,14 @@ def test_deliver_to_a_webhook_and_an_api_from_the_command_line(db, tmp_path, cap
         out = capsys.readouterr().out
         rows = len(receiver.events("/hook"))
         assert rows > 0 and f"webhook hook: {rows} of {rows} items sent" in out
-        assert all(r.verified for r in receiver.requests("/hook"))
+        assert all(r.verified for r in receiver.requests("/hook") if r.method == "POST")
         puts = [r for r in receiver.requests("/api/agents/1") if r.method == "PUT"]
         assert puts and json.loads(puts[0].body) == {"answered": json.loads(puts[0].body)["answered"]}
         assert puts[0].headers["authorization"] == "Bearer cli-api-token-99887766"
 
         receiver.fail("/hook", 422)
+        assert main(report_args(db, "--deliver", str(path), "--check")) == 1
+        assert "FAILED  webhook hook: HEAD" in capsys.readouterr().out
         assert main(report_args(db, "--deliver", str(path))) == 1
         captured = capsys.readouterr()
         (line,) = captured.err.strip().splitlines()
@@ -221,3 +228,32 @@ def test_the_flows_deliveries_read_the_forms_lists_per_type_and_a_flat_list_alik
         deliveries.model_validate([{"type": "pigeon"}])
     with pytest.raises(ValidationError, match=r"webhook\.0\.url"):
         deliveries.model_validate({"webhook": [{"type": "webhook", "url": "ftp://x"}]})
+
+
+def test_connector_credentials_blocks_keep_secrets_obfuscated_in_the_api(prefect_api):
+    """What the Prefect UI shows of a saved block: its secret fields obfuscated; what a delivery
+    loads by the block's name: the values."""
+    import base64
+
+    from prefect.client.orchestration import get_client
+
+    from ziwo_reports.connectors.http_api.block import HttpApiCredentials
+    from ziwo_reports.connectors.webhook.block import WebhookCredentials
+
+    secret = "whsec_" + base64.b64encode(b"block-test-signing-key-32-bytes!").decode()
+    WebhookCredentials(signing_secrets=[secret], bearer_token="hook-token-in-block-5511").save(
+        "hook-creds", overwrite=True
+    )
+    HttpApiCredentials(auth="bearer", token="api-token-in-block-6622").save("api-creds", overwrite=True)
+    with get_client(sync_client=True) as client:
+        for slug, name, values in (
+            ("webhook-credentials", "hook-creds", (secret, "hook-token-in-block-5511")),
+            ("http-api-credentials", "api-creds", ("api-token-in-block-6622",)),
+        ):
+            document = client.read_block_document_by_name(name, block_type_slug=slug, include_secrets=False)
+            shown = str(document.data)
+            assert all(value not in shown for value in values) and "****" in shown
+    hook = load_credentials(WebhookCredentials, "hook-creds")
+    assert hook.signing_secrets[0].get_secret_value() == secret
+    assert load_credentials(HttpApiCredentials, "api-creds").token.get_secret_value() == "api-token-in-block-6622"
+    assert redact("api-token-in-block-6622 hook-token-in-block-5511") == "*** ***"

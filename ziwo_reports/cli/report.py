@@ -73,6 +73,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="with --deliver or --files: show what would be sent (items, the first requests, secrets masked); "
         "send and record nothing",
     )
+    deliver.add_argument(
+        "--check",
+        action="store_true",
+        help="with --deliver: test each target's connection (a harmless request, HEAD by default) and print "
+        "its status and latency; no report is computed, nothing is sent",
+    )
     add_wait_option(parser)
     parser.set_defaults(spec_options=spec, file_options=files)
 
@@ -95,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec, files = _report_request(args)
     targets = _delivery_targets(args)
+    if args.check:
+        return _check(targets)
     if not args.db.exists():
         raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
     # Read-only: reports run side by side, and beside nothing that writes; the file is never changed.
@@ -137,12 +145,26 @@ def _delivery_targets(args: argparse.Namespace) -> list:  # -> list[TargetOption
 
     if args.dry_run and not (args.deliver or args.files):
         raise ValueError("--dry-run shows what --deliver or --files would send: give one of them")
+    if args.check and not args.deliver:
+        raise ValueError("--check tests the targets of --deliver: give --deliver FILE")
     if args.deliver is None:
         return []
     try:
         return read_targets(args.deliver)
     except DeliveryConfigError as problem:
         raise ValueError(f"--deliver {str(args.deliver)!r}: {problem}") from None
+
+
+def _check(targets: list) -> int:
+    """Test each target's connection; 1 when any cannot take deliveries."""
+    from ziwo_reports.connectors.delivery import delivery_for
+
+    failed = 0
+    for target in targets:
+        result = delivery_for(target).check()
+        failed += not result.ok
+        print(f"{'ok' if result.ok else 'FAILED'}  {target.type} {target.target_name}: {result.detail}")
+    return 1 if failed else 0
 
 
 def _show_plans(report, targets: list) -> None:
