@@ -17,6 +17,7 @@ touches the warehouse.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -154,15 +155,35 @@ def delivery_types() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def deliveries_model() -> type[BaseModel]:
+class DeliveriesBase(BaseModel):
+    """Targets of a report, a list per delivery type (the fields: see `deliveries_model`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sort_by_type(cls, value: Any) -> Any:
+        # A flat list of targets tagged by `type` (the Python API, YAML, the CLI): sorted by type.
+        if isinstance(value, list | tuple):
+            by_type: dict[str, list[TargetOptions]] = {}
+            for entry in value:
+                target = parse_target(entry)
+                by_type.setdefault(target.type, []).append(target)
+            return by_type
+        return value
+
+    def targets(self) -> list[TargetOptions]:
+        """Every target, in the order of the types."""
+        return [target for kind in type(self).model_fields for target in getattr(self, kind)]
+
+
+@functools.cache
+def deliveries_model() -> type[DeliveriesBase]:
     """One model with a list of targets per registered type (`webhook: [...]`, `http_api: [...]`),
     for a flow's `deliveries` parameter: the Prefect UI renders a list of one model as a form per
-    item, where a list of a union of models would be a bare JSON box. It also reads a flat list of
-    targets tagged by `type` (what the Python API, YAML and the CLI give) and sorts it by type;
-    `targets()` gives them back, in the order of the types."""
+    item, where a list of a union of models would be a bare JSON box. A flat list of targets
+    tagged by `type` reads too."""
     _load_builtin()
-    if _DELIVERIES_MODEL:
-        return _DELIVERIES_MODEL[0]
     fields: dict[str, Any] = {
         kind: (
             list[model],  # type: ignore[valid-type]
@@ -174,32 +195,7 @@ def deliveries_model() -> type[BaseModel]:
         )
         for kind, (model, _) in sorted(_REGISTRY.items())
     }
-
-    def sort_by_type(cls: type[BaseModel], value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            by_type: dict[str, list[Any]] = {}
-            for entry in value:
-                target = parse_target(entry)
-                by_type.setdefault(target.type, []).append(target)
-            return by_type
-        return value
-
-    def targets(self: BaseModel) -> list[TargetOptions]:
-        return [target for kind in sorted(_REGISTRY) for target in getattr(self, kind)]
-
-    model = create_model(
-        "Deliveries",
-        __config__=ConfigDict(extra="forbid"),
-        __validators__={"sort_by_type": model_validator(mode="before")(classmethod(sort_by_type))},  # type: ignore[dict-item]
-        **fields,
-    )
-    model.targets = targets  # type: ignore[attr-defined]
-    model.__doc__ = "Targets of a report, a list per delivery type."
-    _DELIVERIES_MODEL.append(model)
-    return model
-
-
-_DELIVERIES_MODEL: list[type[BaseModel]] = []
+    return create_model("Deliveries", __base__=DeliveriesBase, **fields)
 
 
 def parse_target(options: TargetOptions | dict[str, Any]) -> TargetOptions:
