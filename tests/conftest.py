@@ -126,6 +126,15 @@ def http_receiver(
         server.server_close()
 
 
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    """A real HTTP receiver on loopback (tests/receivers.py), stopped after the test."""
+    from tests.receivers import Receiver
+
+    with Receiver() as receiving:
+        yield receiving
+
+
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[None]:
     """One real Prefect API (temporary database) for the whole session, started on first use."""

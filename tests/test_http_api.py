@@ -53,12 +53,6 @@ def warehouse(tmp_path):
         yield warehouse
 
 
-@pytest.fixture
-def receiver():
-    with Receiver() as receiver:
-        yield receiver
-
-
 def ledger(warehouse):
     return lambda: contextlib.nullcontext(warehouse)
 

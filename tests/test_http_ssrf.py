@@ -9,7 +9,6 @@ import socket
 import pytest
 import requests
 
-from tests.receivers import Receiver
 from ziwo_reports.http import AddressRefused, HttpPolicy, address_problem, check_url, guard_session, send, ssrf
 
 POLICY = HttpPolicy(attempts=3, backoff_base=0.001, backoff_max=0.01, connect_timeout=2, read_timeout=5)
@@ -59,12 +58,6 @@ def test_public_addresses_pass(address):
 def test_urls_other_than_http_are_refused_without_io(url, problem):
     with pytest.raises(ValueError, match=problem):
         check_url(url)
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as receiving:
-        yield receiving
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "127.1", "2130706433"])

@@ -14,7 +14,6 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tests import golden
-from tests.receivers import Receiver
 from ziwo_reports.connectors.delivery import DeliveryConfigError, DeliveryError, delivery_for
 from ziwo_reports.connectors.webhook.block import WebhookCredentials
 from ziwo_reports.connectors.webhook.envelope import message_id
@@ -45,12 +44,6 @@ def warehouse(tmp_path):
 @pytest.fixture
 def report(warehouse):
     return golden.report_of(warehouse)
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture
