@@ -192,7 +192,10 @@ class Receiver:
         handler.send_header("Content-Length", str(len(reply)))
         handler.end_headers()
         if handler.command != "HEAD":
-            handler.wfile.write(reply)
+            try:
+                handler.wfile.write(reply)
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: its right
+                handler.close_connection = True
 
     @staticmethod
     def _verified(secrets: list[str], body: bytes, headers: dict[str, str]) -> bool:

@@ -436,3 +436,19 @@ def test_the_ledger_is_written_in_batches_and_a_crash_leaves_planned_items_that_
     assert not replayed.failed and statuses(warehouse, "run-2") == ["sent"] * 9
     assert len(receiver.requests(PATH)) == sent_before + 5
     assert len(receiver.events(PATH)) == 9, "the same ids: the receiver holds each message once"
+
+
+def test_a_receiver_that_answers_too_much_or_too_slowly_holds_no_worker(receiver, report, warehouse, signed):
+    """Hostile receivers: an answer larger than a webhook needs (its status) is refused after 1 MiB,
+    and an attempt is bounded by timeout_s plus the connect timeout, however the bytes trickle."""
+    receiver.reply(PATH, {"pad": "x" * 3_000_000})
+    done = deliver(report, target(receiver, mode="report", credentials=signed), warehouse)
+    (result,) = done.results
+    assert result.status == "failed" and "larger than max_response_bytes=1048576" in result.error
+    assert len(receiver.requests(PATH)) == 1, "a body too large is not retried"
+
+    receiver.reply(PATH, {"ok": True})
+    receiver.slow(PATH, 3)
+    started = time.monotonic()
+    slow = deliver(report, target(receiver, mode="report", credentials=signed, timeout_s=0.5), warehouse, "run-2")
+    assert slow.failed and time.monotonic() - started < 10

@@ -15,6 +15,7 @@ HTTP policy (`send_requests`), each reply judged by the connector into an ItemRe
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import time
@@ -27,7 +28,17 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from ziwo_reports.connectors.delivery import CheckResult, Item, ItemResult
-from ziwo_reports.http import ApiClient, Auth, HttpError, HttpPolicy, Reply, check_url, error_message, guard_session
+from ziwo_reports.http import (
+    ENV_PREFIX,
+    ApiClient,
+    Auth,
+    HttpError,
+    HttpPolicy,
+    Reply,
+    check_url,
+    error_message,
+    guard_session,
+)
 from ziwo_reports.http.ssrf import AddressRefused
 from ziwo_reports.redaction import MASK, redact
 
@@ -264,6 +275,18 @@ def probe(client: ApiClient, method: str, url: str) -> CheckResult:
     ok = 200 <= status < 300 or status == 405 or (method != "HEAD" and status in (400, 422))
     verdict = "answers" if ok else "does not take deliveries"
     return CheckResult(ok, f"{method} {mask_url(url)}: HTTP {status} in {took:.0f} ms, {verdict}")
+
+
+def delivery_policy(timeout_s: float, max_response_bytes: int) -> HttpPolicy:
+    """The policy of a delivery's requests: the target's timeout for an answer, the whole attempt
+    bounded by it plus the connect timeout (a receiver that trickles bytes cannot hold a worker),
+    and a response cap fit for what is read of an answer (a status, an id): a hostile receiver
+    cannot make each worker hold the toolkit's 64 MiB. ZIWO_REPORTS_HTTP_* variables still win."""
+    connect = min(5.0, timeout_s)
+    defaults: dict[str, Any] = {"read_timeout": timeout_s, "connect_timeout": connect, "deadline": timeout_s + connect}
+    if not os.environ.get(ENV_PREFIX + "MAX_RESPONSE_BYTES"):
+        defaults["max_response_bytes"] = max_response_bytes
+    return HttpPolicy.from_env(**defaults)
 
 
 def client_factory(

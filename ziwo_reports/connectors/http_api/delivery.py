@@ -47,6 +47,7 @@ from ziwo_reports.connectors.http_delivery import (
     SHOWN_REQUESTS,
     OutboundRequest,
     client_factory,
+    delivery_policy,
     judge_status,
     mask_url,
     probe,
@@ -54,13 +55,15 @@ from ziwo_reports.connectors.http_delivery import (
     shown_request,
 )
 from ziwo_reports.connectors.secrets import load_credentials
-from ziwo_reports.http import Auth, HttpPolicy, Reply
+from ziwo_reports.http import Auth, Reply
 from ziwo_reports.redaction import redact
 from ziwo_reports.report_model import Report, report_key, report_metadata, row_keys
 
 KIND = "http_api"
 #: Methods that carry an Idempotency-Key (PUT and DELETE are idempotent by themselves).
 KEYED_METHODS = ("POST", "PATCH")
+#: An API's answer is read for success_field and id_field: more than this is refused (the item fails).
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 SAMPLE = 5
 
 
@@ -242,9 +245,7 @@ class HttpApiDelivery:
 
     def _client(self, auth: Auth | None) -> Any:
         options = self.options
-        policy = HttpPolicy.from_env(
-            read_timeout=options.timeout_s, connect_timeout=min(10.0, options.timeout_s), deadline=options.timeout_s
-        )
+        policy = delivery_policy(options.timeout_s, MAX_ANSWER_BYTES)
         parts = urlsplit(options.url)
         return client_factory(f"{parts.scheme}://{parts.netloc}", policy, auth, options.allow_private_urls)
 

@@ -32,6 +32,7 @@ from ziwo_reports.connectors.http_delivery import (
     SHOWN_REQUESTS,
     OutboundRequest,
     client_factory,
+    delivery_policy,
     judge_status,
     mask_url,
     probe,
@@ -43,11 +44,13 @@ from ziwo_reports.connectors.webhook.block import WebhookCredentials
 from ziwo_reports.connectors.webhook.envelope import Message, messages
 from ziwo_reports.connectors.webhook.options import WebhookTarget
 from ziwo_reports.connectors.webhook.signing import ID_HEADER, WebhookAuth
-from ziwo_reports.http import ApiClient, HttpPolicy, Reply
+from ziwo_reports.http import ApiClient, Reply
 from ziwo_reports.report_model import Report
 
 #: The longest URL a GET may have: what servers and proxies commonly take.
 MAX_URL_BYTES = 8000
+#: A receiver's answer is read for its status only: more than this is refused (the item fails).
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 def _query_url(url: str, envelope: dict) -> str:
@@ -95,7 +98,7 @@ class WebhookDelivery:
         return self._auth
 
     def _client(self, url: str) -> Callable[[], ApiClient]:
-        policy = HttpPolicy.from_env(read_timeout=self.options.timeout_s)
+        policy = delivery_policy(self.options.timeout_s, MAX_ANSWER_BYTES)
         return client_factory(url, policy, self.auth(), self.options.allow_private_urls)
 
     def _request(self, message: Message) -> OutboundRequest:
