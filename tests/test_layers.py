@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "ziwo_reports.report": 3,
     "ziwo_reports.report_output": 3,
     "ziwo_reports.deliveries": 3,
+    "ziwo_reports.workflows": 3,
     # 4. entry points
     "ziwo_reports.cli": 4,
     "ziwo_reports.flows": 4,
