@@ -70,7 +70,6 @@ def _validate(folder: Path, which: str | None) -> int:
         WorkflowError,
         check_workflow,
         load_workflow,
-        load_workflows,
         workflow_files,
     )
 
@@ -79,12 +78,21 @@ def _validate(folder: Path, which: str | None) -> int:
         check_workflow(workflow, which)
         print(f"ok {workflow.name}")
         return 0
-    if which:  # a name: the folder must load, so that it is the only one with that name
-        found = load_workflows(folder)
-        if which not in found:
-            known = ", ".join(sorted(found)) or "none"
-            raise WorkflowError(f"no workflow {which!r} in {folder} (there: {known})")
-        path, workflow = found[which]
+    if which:  # a name: another file that does not load stands not in its way
+        loaded, broken = [], []
+        for path in workflow_files(folder):
+            try:
+                loaded.append((path, load_workflow(path)))
+            except WorkflowError:
+                broken.append(path.name)
+        named = [(path, workflow) for path, workflow in loaded if workflow.name == which]
+        if not named:
+            known = ", ".join(sorted(workflow.name for _, workflow in loaded)) or "none"
+            unread = f"; not loaded: {', '.join(broken)}" if broken else ""
+            raise WorkflowError(f"no workflow {which!r} in {folder} (there: {known}{unread})")
+        if len(named) > 1:
+            raise WorkflowError(f"{named[1][0]}: name {which!r} is taken by {named[0][0]}")
+        path, workflow = named[0]
         check_workflow(workflow, str(path))
         print(f"ok {workflow.name}")
         return 0

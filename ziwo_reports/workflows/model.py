@@ -387,11 +387,13 @@ def describe_errors(problem: ValidationError) -> str:
     """pydantic's errors as one line: `field.path 'value': message; ...`."""
     lines = []
     for error in problem.errors():
+        loc = [str(part) for part in error["loc"]]
+        if len(loc) > 1 and loc[0] in ("trigger", "operation"):
+            del loc[1]  # the union's tag, which repeats the key it was picked by
         parts: list[str] = []
-        for part in error["loc"]:
-            part = str(part)
-            if part in ("condition", "function-after[_from_text()]") or (parts and part == parts[-1]):
-                continue  # the unions' tags, which repeat the key they were picked by
+        for part in loc:
+            if loc[:1] == ["conditions"] and (part == "condition" or (parts and part == parts[-1])):
+                continue  # the condition tree's tags, likewise
             parts.append(part)
         where = ".".join(parts)
         message = " ".join(error["msg"].removeprefix("Value error, ").split())
