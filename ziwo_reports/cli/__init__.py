@@ -10,11 +10,22 @@ import logging
 from collections.abc import Sequence
 
 from ziwo_reports import redaction
-from ziwo_reports.cli import deliveries, demo, ingest, pull, replay, report, save_block, serve, simulator
+from ziwo_reports.cli import (
+    deliveries,
+    demo,
+    ingest,
+    pull,
+    replay,
+    report,
+    save_block,
+    serve,
+    simulator,
+    workflow,
+)
 from ziwo_reports.cli.common import CommandParser, OneLineParser, one_line_error
 
 #: The commands, in the order `--help` lists them. A new command is a module here.
-COMMANDS = (pull, ingest, report, deliveries, replay, serve, save_block, simulator, demo)
+COMMANDS = (pull, ingest, report, deliveries, replay, workflow, serve, save_block, simulator, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,9 +18,25 @@ CHART_GROUPS = 50
 
 @dataclass(frozen=True)
 class Total:
+    """A headline figure. `name` is its field in workflow conditions (`totals.<name>`): the name of the
+    report column it sums up where there is one, in that column's unit (`field_value`)."""
+
+    name: str
     label: str
     value: float | int | None  # durations in seconds, rates 0..1
     kind: Kind
+
+    @property
+    def field_value(self) -> float | int | None:
+        """The value as conditions see it: rates 0..1, except `_pct` names, in percent as their columns are."""
+        if self.kind == "rate" and self.name.endswith("_pct") and self.value is not None:
+            return 100 * self.value
+        return self.value
+
+
+def total_fields(report: Report) -> dict[str, float | int | None]:
+    """The headline totals as condition fields: `{"totals.<name>": value}`."""
+    return {f"totals.{total.name}": total.field_value for total in totals(report)}
 
 
 @dataclass(frozen=True)
@@ -56,13 +72,18 @@ def totals(report: Report) -> list[Total]:
         handle = _sum(handled, "talk_time_s") + _sum(handled, "hold_time_s") + _sum(handled, "wrap_up_time_s")
         scores = t.filter(pc.is_valid(t["survey_score"]))
         return [
-            Total("Legs", t.num_rows, "count"),
-            Total("Legs handled by an agent", handled.num_rows, "count"),
-            Total("Transferred legs", pc.sum(t["transferred"]).as_py() or 0, "count"),
-            Total("Total talk time", _sum(t, "talk_time_s"), "duration"),
-            Total("Average handle time (AHT)", _ratio(handle, handled.num_rows), "duration"),
-            Total("Survey responses", scores.num_rows, "count"),
-            Total("Average survey score", _ratio(_sum(scores, "survey_score"), scores.num_rows), "score"),
+            Total("legs", "Legs", t.num_rows, "count"),
+            Total("legs_handled", "Legs handled by an agent", handled.num_rows, "count"),
+            Total("transferred_legs", "Transferred legs", pc.sum(t["transferred"]).as_py() or 0, "count"),
+            Total("total_talk_time_s", "Total talk time", _sum(t, "talk_time_s"), "duration"),
+            Total("avg_handle_time_s", "Average handle time (AHT)", _ratio(handle, handled.num_rows), "duration"),
+            Total("survey_responses", "Survey responses", scores.num_rows, "count"),
+            Total(
+                "avg_survey_score",
+                "Average survey score",
+                _ratio(_sum(scores, "survey_score"), scores.num_rows),
+                "score",
+            ),
         ]
     handled = _sum(t, "calls_handled")
     handle_time = _sum(t, "total_talk_time_s") + _sum(t, "total_hold_time_s") + _sum(t, "total_wrap_up_time_s")
@@ -70,8 +91,8 @@ def totals(report: Report) -> list[Total]:
     csat_points = pc.sum(pc.multiply(t["csat_avg"], t["csat_responses"])).as_py() or 0
     csat_top = pc.sum(pc.multiply(t["csat_pct"], t["csat_responses"])).as_py() or 0
     result = [
-        Total("Calls offered", _sum(t, "calls_offered"), "count"),
-        Total("Calls answered", _sum(t, "calls_answered"), "count"),
+        Total("calls_offered", "Calls offered", _sum(t, "calls_offered"), "count"),
+        Total("calls_answered", "Calls answered", _sum(t, "calls_answered"), "count"),
     ]
     if report.spec.report == "queue-performance":
         answered, abandoned = _sum(t, "calls_answered"), _sum(t, "calls_abandoned")
@@ -80,20 +101,20 @@ def totals(report: Report) -> list[Total]:
         in_sl = pc.sum(pc.multiply(pc.divide(t["service_level_pct"], 100.0), base)).as_py() or 0
         waited = pc.sum(pc.multiply(t["asa_s"], t["calls_answered"])).as_py() or 0
         result += [
-            Total("Calls abandoned", abandoned, "count"),
-            Total("Abandon rate", _ratio(abandoned, _sum(t, "calls_offered")), "rate"),
-            Total("Service level", _ratio(in_sl, pc.sum(base).as_py() or 0), "rate"),
-            Total("Average speed of answer (ASA)", _ratio(waited, answered), "duration"),
+            Total("calls_abandoned", "Calls abandoned", abandoned, "count"),
+            Total("abandon_rate", "Abandon rate", _ratio(abandoned, _sum(t, "calls_offered")), "rate"),
+            Total("service_level_pct", "Service level", _ratio(in_sl, pc.sum(base).as_py() or 0), "rate"),
+            Total("asa_s", "Average speed of answer (ASA)", _ratio(waited, answered), "duration"),
         ]
     resolved, eligible, pending = _sum(t, "fcr_resolved"), _sum(t, "fcr_eligible"), _sum(t, "fcr_pending")
     result += [
-        Total("Calls handled", handled, "count"),
-        Total("Average handle time (AHT)", _ratio(handle_time, handled), "duration"),
-        Total("Transfer rate", _ratio(_sum(t, "transfers_out"), handled), "rate"),
-        Total("FCR rate", _ratio(resolved, eligible - pending), "rate"),
-        Total("CSAT responses", responses, "count"),
-        Total("CSAT average", _ratio(csat_points, responses), "score"),
-        Total("CSAT % (4–5)", _ratio(csat_top / 100, responses), "rate"),
+        Total("calls_handled", "Calls handled", handled, "count"),
+        Total("avg_handle_time_s", "Average handle time (AHT)", _ratio(handle_time, handled), "duration"),
+        Total("transfer_rate", "Transfer rate", _ratio(_sum(t, "transfers_out"), handled), "rate"),
+        Total("fcr_rate", "FCR rate", _ratio(resolved, eligible - pending), "rate"),
+        Total("csat_responses", "CSAT responses", responses, "count"),
+        Total("csat_avg", "CSAT average", _ratio(csat_points, responses), "score"),
+        Total("csat_pct", "CSAT % (4–5)", _ratio(csat_top / 100, responses), "rate"),
     ]
     return result
 
