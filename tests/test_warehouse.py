@@ -42,6 +42,7 @@ def test_migrations_create_every_table_once(tmp_path):
         "contacts",
         "listing_checks",
         "deliveries",
+        "workflow_cursors",
     }
     assert versions == [
         (1, "001_warehouse"),
@@ -50,6 +51,7 @@ def test_migrations_create_every_table_once(tmp_path):
         (4, "004_leg_credits"),
         (5, "005_listing_checks"),
         (6, "006_deliveries"),
+        (7, "007_workflow_cursors"),
     ]
     with Warehouse(path) as again:
         assert again.migrate() == []

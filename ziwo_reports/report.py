@@ -77,8 +77,11 @@ def _legs_span(spec: ReportSpec, window: Window) -> tuple[datetime, datetime]:
     return window.start, window.end
 
 
-def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None = None) -> Report:
-    """Run the spec's report over the warehouse; the rows come back as an Arrow table."""
+def compute_report(
+    warehouse: Warehouse, spec: ReportSpec, now: datetime | None = None, *, only_call_ids: list[str] | None = None
+) -> Report:
+    """Run the spec's report over the warehouse; the rows come back as an Arrow table. `only_call_ids`
+    restricts the legs it reads to those (an after_call workflow's batch of call details)."""
     zone = spec.zone
     as_of, window = report_window(spec, now)
     settings, filters = spec.settings, spec.filters
@@ -93,6 +96,7 @@ def compute_report(warehouse: Warehouse, spec: ReportSpec, now: datetime | None 
         "window_end": window.end,
         "legs_from": legs_from,
         "legs_until": legs_until,
+        "only_call_ids": only_call_ids,
         "timezone": zone.label,
         **_period_params(window, spec, zone),
         "attribute_by": settings.attribute_by,

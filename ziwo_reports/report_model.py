@@ -297,6 +297,10 @@ class Report:
     as_of: datetime
     horizon: datetime  # the data the warehouse holds: FCR windows reaching past it are pending
     table: pa.Table
+    # Keys set by what made the report when a spec's period does not identify it (an after_call
+    # workflow's batch of calls): the report's key, and one key per row of `table`.
+    key: str | None = None
+    keys: pa.Array | None = None
 
     @property
     def title(self) -> str:
@@ -322,10 +326,13 @@ def row_keys(report: Report) -> pa.ChunkedArray | pa.Array:
     """Each row's key, stable across reruns of the same period, for targets that upsert: the
     instance, the report, the group, the interval and the period's start in UTC, e.g.
     `acme:agent-performance:agent=1001:day:2026-11-23T20:00:00Z`; a call-details row is its leg,
-    `acme:call-details:<callID>`. Another zone's day is another period, so another key."""
+    `acme:call-details:<callID>`. Another zone's day is another period, so another key. A report
+    that carries its own keys (an after_call batch: `acme:call:<callID>`) has those."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if report.keys is not None:
+        return report.keys
     table, spec = report.table, report.spec
     if table.num_rows == 0:
         return pa.array([], pa.string())
@@ -343,8 +350,12 @@ def report_key(report: Report) -> str:
     """The report's key, stable across reruns of the same period: instance, report, grouping,
     interval, the window in UTC, and a short hash of what else makes it another report (zone,
     filters, settings), e.g. `acme:agent-performance:agent:day:2026-11-23T20:00:00Z..2026-11-24T20:00:00Z:3f2a9c1e`.
-    A message that carries a whole report (a webhook) is identified by it."""
+    A message that carries a whole report (a webhook) is identified by it; a report that carries
+    its own key (an after_call batch) by that."""
     import hashlib
+
+    if report.key is not None:
+        return report.key
 
     spec = report.spec
     varies = spec.model_dump_json(include={"timezone", "filters", "settings"})

@@ -44,6 +44,8 @@ window_legs AS (
     WHERE ($instance::VARCHAR IS NULL OR c.instance = $instance::VARCHAR)
       AND c.started_at >= $legs_from::TIMESTAMPTZ
       AND c.started_at < $legs_until::TIMESTAMPTZ
+      -- only these legs (an after_call workflow's batch); NULL: every leg
+      AND ($only_call_ids::VARCHAR[] IS NULL OR c.call_id IN (SELECT unnest($only_call_ids::VARCHAR[])))
 ),
 
 filtered_legs AS (
