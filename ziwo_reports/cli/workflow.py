@@ -4,23 +4,48 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 
 NAME = "workflow"
-HELP = "list the workflows of a folder, or validate one or all of them"
+HELP = "list the workflows of a folder, validate one or all of them, or run one now"
 DESCRIPTION = (
     "Workflows are YAML files (one per workflow) in a folder, `workflows` by default. `list` shows them; "
     "`validate` checks one (by name or file) or all of them, conditions included, and prints `ok <name>` "
-    "for each, or one line per error naming the file, the field and the value (exit 1)."
+    "for each, or one line per error naming the file, the field and the value (exit 1). `run NAME` runs one "
+    "now against the warehouse: what its conditions kept, then one line per target (exit 1 naming the first "
+    "failure, in the ledger for `replay`)."
 )
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("list", "validate"), help="list or validate")
-    parser.add_argument("workflow", nargs="?", help="validate: a workflow's name or its file; default: all")
+    from ziwo_reports.cli.common import add_db_option, add_wait_option
+
+    parser.add_argument("action", choices=("list", "validate", "run"), help="list, validate or run")
+    parser.add_argument(
+        "workflow", nargs="?", help="validate: a workflow's name or its file (default: all); run: its name or file"
+    )
     parser.add_argument(
         "--dir", type=Path, default=Path("workflows"), help="the folder of workflow files (default: workflows)"
     )
+    add_db_option(parser)
+    parser.add_argument(
+        "--as-of",
+        type=_as_of,
+        metavar="ISO",
+        help="run: the moment the run takes as now, with its offset (2026-11-11T06:00:00+04:00); default: now",
+    )
+    add_wait_option(parser)
+
+
+def _as_of(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date and time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs an offset (+04:00 or Z)")
+    return moment
 
 
 def _trigger(workflow) -> str:
@@ -41,6 +66,8 @@ def _operation(workflow) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "run":
+        return _run(args)
     return _list(args.dir) if args.action == "list" else _validate(args.dir, args.workflow)
 
 
@@ -78,21 +105,8 @@ def _validate(folder: Path, which: str | None) -> int:
         check_workflow(workflow, which)
         print(f"ok {workflow.name}")
         return 0
-    if which:  # a name: another file that does not load stands not in its way
-        loaded, broken = [], []
-        for path in workflow_files(folder):
-            try:
-                loaded.append((path, load_workflow(path)))
-            except WorkflowError:
-                broken.append(path.name)
-        named = [(path, workflow) for path, workflow in loaded if workflow.name == which]
-        if not named:
-            known = ", ".join(sorted(workflow.name for _, workflow in loaded)) or "none"
-            unread = f"; not loaded: {', '.join(broken)}" if broken else ""
-            raise WorkflowError(f"no workflow {which!r} in {folder} (there: {known}{unread})")
-        if len(named) > 1:
-            raise WorkflowError(f"{named[1][0]}: name {which!r} is taken by {named[0][0]}")
-        path, workflow = named[0]
+    if which:
+        path, workflow = _named(folder, which)
         check_workflow(workflow, str(path))
         print(f"ok {workflow.name}")
         return 0
@@ -110,3 +124,62 @@ def _validate(folder: Path, which: str | None) -> int:
     if not seen and not failed:
         print(f"no workflows in {folder}")
     return 1 if failed else 0
+
+
+def _named(folder: Path, which: str):  # -> tuple[Path, Workflow]
+    """The workflow of a file, or of a name in the folder (another file that does not load stands not in its way)."""
+    from ziwo_reports.workflows.model import WorkflowError, load_workflow, workflow_files
+
+    if Path(which).suffix in (".yaml", ".yml") or Path(which).is_file():
+        return Path(which), load_workflow(Path(which))
+    loaded, broken = [], []
+    for path in workflow_files(folder):
+        try:
+            loaded.append((path, load_workflow(path)))
+        except WorkflowError:
+            broken.append(path.name)
+    named = [(path, workflow) for path, workflow in loaded if workflow.name == which]
+    if not named:
+        known = ", ".join(sorted(workflow.name for _, workflow in loaded)) or "none"
+        unread = f"; not loaded: {', '.join(broken)}" if broken else ""
+        raise WorkflowError(f"no workflow {which!r} in {folder} (there: {known}{unread})")
+    if len(named) > 1:
+        raise WorkflowError(f"{named[1][0]}: name {which!r} is taken by {named[0][0]}")
+    return named[0]
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run one workflow now: what the conditions kept, one line per target; exit 1 naming the first failure."""
+    from ziwo_reports.deliveries import new_run_id
+    from ziwo_reports.workflows.model import WorkflowError, check_workflow
+    from ziwo_reports.workflows.run import run_workflow
+
+    if not args.workflow:
+        raise WorkflowError("workflow run: give the workflow's name or file")
+    if not args.db.exists():
+        raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
+    path, workflow = _named(args.dir, args.workflow)
+    check_workflow(workflow, str(path))
+    result = run_workflow(
+        workflow,
+        args.db,
+        now=args.as_of,
+        run_id=new_run_id(),
+        source=f"workflow:{workflow.name}",
+        wait=args.wait,
+        on_wait=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(f"kept {result.kept} of {result.seen} {result.unit} (conditions: {result.conditions})")
+    for target in result.targets:
+        not_sent = f", {len(target.failed_ids)} not sent (in the ledger)" if target.failed_ids else ""
+        print(f"{target.type} {target.name}: {target.sent} of {target.items} items sent{not_sent}")
+    if result.note:
+        print(result.note)
+    elif result.advanced_to is not None:
+        print(f"cursor at ingest run {result.advanced_to}")
+    if result.failed:
+        try:
+            result.failed[0].raise_for_failures()
+        except Exception as problem:
+            raise RuntimeError(f"workflow {workflow.name!r}: {problem}") from None
+    return 0

@@ -1,0 +1,170 @@
+"""Running a workflow once: compute what its operation yields, keep what its conditions keep, and
+deliver that to every target, each item in the ledger.
+
+A report or export computes its report on a read-only warehouse; its conditions see each row and
+the headline totals (`totals.<name>`, as a repeated column, dropped again before delivery). An
+`after_call` workflow takes the calls it has not seen (`calls_since`), delivers those its
+conditions keep, and only once every target took them moves its cursor (`advance`): a target with
+failed items leaves the cursor, so the next run sends the same calls again under the same keys.
+Delays run only from the Prefect flow (not built yet); here a workflow with one is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from ziwo_reports.connectors.files.headline import totals
+from ziwo_reports.deliveries import Delivered, deliver_report
+from ziwo_reports.report import compute_report
+from ziwo_reports.report_model import Report, row_keys
+from ziwo_reports.warehouse import Warehouse, open_warehouse
+from ziwo_reports.workflows.after_call import advance, calls_since
+from ziwo_reports.workflows.conditions import filter_table, to_text
+from ziwo_reports.workflows.model import Workflow, WorkflowError
+
+_ROW = "__workflow_row"  # the row's place in the full table, to keep its key through the filter
+
+
+@dataclass
+class TargetRun:
+    """What one target got: items planned and sent, and the ledger ids of those not sent."""
+
+    type: str
+    name: str
+    items: int
+    sent: int
+    failed_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class WorkflowRun:
+    """What a run did: what it saw and kept, per target what went out, and why anything did not."""
+
+    workflow: str
+    unit: str  # rows (a report or an export) or calls (after_call)
+    conditions: str  # their text, or "none"
+    seen: int
+    kept: int
+    targets: list[TargetRun] = field(default_factory=list)
+    delivered: list[Delivered] = field(default_factory=list)
+    advanced_to: int | None = None  # after_call: the cursor's new place; None: not moved
+    note: str = ""  # nothing sent, or the cursor not moved, and why
+
+    @property
+    def dropped(self) -> int:
+        return self.seen - self.kept
+
+    @property
+    def failed(self) -> list[Delivered]:
+        return [delivered for delivered in self.delivered if delivered.failed]
+
+
+def _refuse(workflow: Workflow) -> None:
+    if not workflow.enabled:
+        raise WorkflowError(f"workflow {workflow.name!r} is disabled (enabled: false): nothing run, nothing sent")
+    if workflow.delay is not None:
+        raise WorkflowError(
+            f"workflow {workflow.name!r}: delay {workflow.delay}: delays run only from the Prefect flow, "
+            "which is not built yet; nothing sent"
+        )
+
+
+def _with_totals(report: Report) -> pa.Table:
+    """The report's table with each headline total as a column `totals.<name>`, one value repeated."""
+    table = report.table
+    rows = table.num_rows
+    for total in totals(report):
+        dtype = pa.int64() if total.kind == "count" else pa.float64()
+        table = table.append_column(f"totals.{total.name}", pa.array([total.field_value] * rows, dtype))
+    return table
+
+
+def _keep(report: Report, conditions, *, with_totals: bool) -> Report:
+    """The report with only the rows the conditions keep, each under the key it has in the full report."""
+    if conditions is None:
+        return report
+    keys = row_keys(report)
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    table = _with_totals(report) if with_totals else report.table
+    table = table.append_column(_ROW, pa.array(range(table.num_rows), pa.int64()))
+    kept, _ = filter_table(table, conditions)
+    places = kept[_ROW].combine_chunks() if kept.num_rows else pa.array([], pa.int64())
+    return replace(report, table=report.table.take(places), keys=keys.take(places))
+
+
+def _deliver(
+    report: Report, workflow: Workflow, ledger: Callable[[], Warehouse], *, run_id: str, source: str
+) -> tuple[list[TargetRun], list[Delivered]]:
+    runs, every = [], []
+    for target in workflow.targets():
+        delivered = deliver_report(report, target, ledger, run_id=run_id, source=source)
+        failed = [delivered.ids[result.key] for result in delivered.failed if result.key in delivered.ids]
+        sent = len(delivered.results) - len(delivered.failed)
+        plan = delivered.plan
+        runs.append(TargetRun(plan.target_type, plan.target_name, len(plan.items), sent, failed))
+        every.append(delivered)
+    return runs, every
+
+
+def run_workflow(
+    workflow: Workflow,
+    warehouse_path: Path | str,
+    *,
+    now: datetime | None = None,
+    run_id: str,
+    source: str,
+    wait: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> WorkflowRun:
+    """Run the workflow once (see the module's docstring); failed items do not raise: see `WorkflowRun.failed`."""
+    _refuse(workflow)
+    path = Path(warehouse_path)
+    if not path.exists():
+        raise ValueError(f"warehouse {str(path)!r}: no warehouse there; run `ziwo-reports ingest` first")
+
+    def ledger() -> Warehouse:  # writable for a moment per ledger write: reports run beside it
+        return open_warehouse(path, read_only=False, wait=wait, on_wait=on_wait)
+
+    text = to_text(workflow.conditions) if workflow.conditions is not None else "none"
+    if workflow.operation.kind == "call":
+        return _after_call(workflow, ledger, text, now=now, run_id=run_id, source=source)
+    with open_warehouse(path, read_only=True, wait=wait, on_wait=on_wait) as warehouse:
+        report = compute_report(warehouse, workflow.spec(), now)
+    kept = _keep(report, workflow.conditions, with_totals=True)
+    result = WorkflowRun(workflow.name, "rows", text, report.table.num_rows, kept.table.num_rows)
+    if not kept.table.num_rows:
+        result.note = "nothing sent: the conditions kept no rows" if report.table.num_rows else "nothing sent: no rows"
+        return result
+    result.targets, result.delivered = _deliver(kept, workflow, ledger, run_id=run_id, source=source)
+    return result
+
+
+def _after_call(
+    workflow: Workflow, ledger: Callable[[], Warehouse], text: str, *, now, run_id: str, source: str
+) -> WorkflowRun:
+    on_change = workflow.trigger.after_call.on_change
+    spec = workflow.spec()
+    with ledger() as warehouse:  # reads only; the cursor moves in `advance`, after the deliveries
+        batch = calls_since(
+            warehouse, workflow.name, on_change=on_change, instance=spec.instance, timezone=spec.timezone, now=now
+        )
+    kept = _keep(batch.report, workflow.conditions, with_totals=False)
+    result = WorkflowRun(workflow.name, "calls", text, len(batch), kept.table.num_rows)
+    if kept.table.num_rows:
+        result.targets, result.delivered = _deliver(kept, workflow, ledger, run_id=run_id, source=source)
+    if result.failed:
+        result.note = (
+            "cursor not moved: a target did not take every call; the next run sends them again under the same keys"
+        )
+        return result
+    with ledger() as warehouse:  # every delivery is in the ledger: the calls were seen
+        advance(warehouse, workflow.name, batch.up_to_run)
+    result.advanced_to = batch.up_to_run
+    if not kept.table.num_rows:
+        result.note = "nothing sent: the conditions kept no calls" if len(batch) else "nothing sent: no new calls"
+    return result
