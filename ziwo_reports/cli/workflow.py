@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 
 NAME = "workflow"
@@ -19,7 +18,7 @@ DESCRIPTION = (
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    from ziwo_reports.cli.common import add_db_option, add_wait_option
+    from ziwo_reports.cli.common import add_db_option, add_wait_option, instant
 
     parser.add_argument("action", choices=("list", "validate", "run"), help="list, validate or run")
     parser.add_argument(
@@ -31,21 +30,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     add_db_option(parser)
     parser.add_argument(
         "--as-of",
-        type=_as_of,
+        type=instant,
         metavar="ISO",
         help="run: the moment the run takes as now, with its offset (2026-11-11T06:00:00+04:00); default: now",
     )
     add_wait_option(parser)
-
-
-def _as_of(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date and time") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs an offset (+04:00 or Z)")
-    return moment
 
 
 def _trigger(workflow) -> str:
