@@ -101,6 +101,49 @@ def test_a_fresh_workflow_starts_at_the_current_run(simulator, warehouse):
     assert len(batch_of(warehouse, "new-one")) > 0
 
 
+def ended_from(warehouse, moment) -> set[str]:
+    rows = warehouse.con.execute("SELECT call_id FROM calls WHERE instance = 'sim' AND ended_at >= ?", [moment])
+    return {call_id for (call_id,) in rows.fetchall()}
+
+
+def test_a_deployed_workflow_first_takes_the_calls_that_ended_since_it_was_deployed(simulator, warehouse):
+    sim = simulator(days=1, calls_per_day=300)
+    deployed_at = sim.store.world.now - timedelta(hours=4)
+    run_ingest(sim, warehouse)
+    first = batch_of(warehouse, "deployed", ended_from=deployed_at)
+    expected = ended_from(warehouse, deployed_at)
+    assert 0 < len(expected) < len(completed(warehouse))
+    assert set(first.table["call_id"].to_pylist()) == expected and first.up_to_run == 1
+    assert all(ended >= deployed_at for ended in first.table["ended_at"].to_pylist())
+    advance(warehouse, "deployed", first.up_to_run)
+    # once it has a cursor, `ended_from` no longer matters: the next batch is the next runs' calls
+    sim.store.set_now(sim.store.world.now + timedelta(hours=2))
+    run_ingest(sim, warehouse)
+    later = batch_of(warehouse, "deployed", ended_from=deployed_at)
+    assert later.after_run == 1 and not set(later.table["call_id"].to_pylist()) & expected
+
+
+def test_a_delayed_send_takes_only_the_calls_of_its_trigger(simulator, warehouse):
+    sim = simulator(days=1, calls_per_day=300)
+    run_ingest(sim, warehouse)
+    advance(warehouse, "delayed", 1)
+    sim.store.set_now(sim.store.world.now + timedelta(hours=2))
+    run_ingest(sim, warehouse)  # run 2: the trigger of the delayed send
+    of_trigger = {
+        c for (c,) in warehouse.con.execute("SELECT call_id FROM calls WHERE first_loaded_run = 2").fetchall()
+    }
+    sim.store.set_now(sim.store.world.now + timedelta(hours=2))
+    run_ingest(sim, warehouse)  # run 3: came while the send waited
+    capped = batch_of(warehouse, "delayed", up_to_run=2)
+    assert capped.up_to_run == 2 and of_trigger
+    assert set(capped.table["call_id"].to_pylist()) == {c for c in of_trigger if c in completed(warehouse)}
+    advance(warehouse, "delayed", capped.up_to_run)
+    rest = batch_of(warehouse, "delayed")
+    assert rest.after_run == 2 and rest.up_to_run == 3 and len(rest) > 0
+    with pytest.raises(ValueError, match="up_to_run -1 must be 0 or more"):
+        batch_of(warehouse, "delayed", up_to_run=-1)
+
+
 def test_a_crash_between_delivery_and_advance_sends_nothing_new(simulator, warehouse, receiver):
     sim = simulator(days=1, calls_per_day=120)
     run_ingest(sim, warehouse)

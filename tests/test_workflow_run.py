@@ -121,10 +121,16 @@ def test_a_disabled_workflow_sends_nothing(db, receiver):
     assert receiver.requests(PATH) == [] and ledger(db) == []
 
 
-def test_a_delay_is_refused_without_waiting(db, receiver):
-    with pytest.raises(WorkflowError, match="delays run only from the Prefect flow"):
-        run(report_workflow(receiver, delay="1h"), db)
-    assert receiver.requests(PATH) == [] and ledger(db) == []
+def test_the_command_line_sends_a_delayed_workflow_at_once_and_says_so(db, receiver, tmp_path, capsys):
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    workflow = report_workflow(receiver, "group_id = 2", delay="1h")
+    (folder / "daily.yaml").write_text(yaml.safe_dump(workflow.model_dump(mode="json", exclude_none=True)))
+    argv = ["workflow", "run", "daily-agents", "--dir", str(folder), "--db", str(db), "--as-of", "2026-11-12T12:00Z"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "delay 1h is the deployment's: `run` sends now" in out
+    assert len(receiver.events(PATH)) == 1 and len(ledger(db)) == 1
 
 
 def test_the_command_prints_what_was_kept_and_sent(db, receiver, tmp_path, capsys):

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 NAME = "workflow"
-HELP = "list the workflows of a folder, validate one or all of them, or run one now"
+HELP = "list, validate, run, deploy or remove the workflows of a folder"
 DESCRIPTION = (
     "Workflows are YAML files (one per workflow) in a folder, `workflows` by default. `list` shows them; "
     "`validate` checks one (by name or file) or all of them, conditions included, and prints `ok <name>` "
     "for each, or one line per error naming the file, the field and the value (exit 1). `run NAME` runs one "
     "now against the warehouse: what its conditions kept, then one line per target (exit 1 naming the first "
-    "failure, in the ledger for `replay`)."
+    "failure, in the ledger for `replay`). `deploy NAME` creates or updates its Prefect deployment "
+    "(ziwo-workflow/NAME: a cron schedule, a trigger after each ingest, or none for manual) on the Prefect API of "
+    "PREFECT_API_URL, in a work pool (--pool); unchanged, it changes nothing. `remove NAME` deletes it."
 )
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     from ziwo_reports.cli.common import add_db_option, add_wait_option, instant
 
-    parser.add_argument("action", choices=("list", "validate", "run"), help="list, validate or run")
+    parser.add_argument(
+        "action", choices=("list", "validate", "run", "deploy", "remove"), help="list, validate, run, deploy or remove"
+    )
     parser.add_argument(
         "workflow", nargs="?", help="validate: a workflow's name or its file (default: all); run: its name or file"
     )
@@ -35,6 +40,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="run: the moment the run takes as now, with its offset (2026-11-11T06:00:00+04:00); default: now",
     )
     add_wait_option(parser)
+    parser.add_argument(
+        "--pool",
+        default="ziwo-reports",
+        help="deploy: the Prefect work pool its runs go to (default: ziwo-reports, as prefect.yaml's deployments)",
+    )
 
 
 def _trigger(workflow) -> str:
@@ -57,6 +67,8 @@ def _operation(workflow) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.action == "run":
         return _run(args)
+    if args.action in ("deploy", "remove"):
+        return _deploy(args) if args.action == "deploy" else _remove(args)
     return _list(args.dir) if args.action == "list" else _validate(args.dir, args.workflow)
 
 
@@ -140,6 +152,7 @@ def _named(folder: Path, which: str):  # -> tuple[Path, Workflow]
 def _run(args: argparse.Namespace) -> int:
     """Run one workflow now: what the conditions kept, one line per target; exit 1 naming the first failure."""
     from ziwo_reports.deliveries import new_run_id
+    from ziwo_reports.timewindows import duration_text
     from ziwo_reports.workflows.model import WorkflowError, check_workflow
     from ziwo_reports.workflows.run import run_workflow
 
@@ -149,6 +162,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
     path, workflow = _named(args.dir, args.workflow)
     check_workflow(workflow, str(path))
+    if workflow.delay is not None and workflow.enabled:
+        print(f"delay {duration_text(workflow.delay)} is the deployment's: `run` sends now")
     result = run_workflow(
         workflow,
         args.db,
@@ -171,4 +186,52 @@ def _run(args: argparse.Namespace) -> int:
             result.failed[0].raise_for_failures()
         except Exception as problem:
             raise RuntimeError(f"workflow {workflow.name!r}: {problem}") from None
+    return 0
+
+
+def _prefect_api() -> str:
+    """The Prefect API deployments go to; without PREFECT_API_URL there is no server to keep them."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise ValueError(
+            "PREFECT_API_URL is not set: deployments live on a Prefect server "
+            "(export PREFECT_API_URL=http://127.0.0.1:4200/api; see the README)"
+        )
+    return url
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    """Create or update the workflow's deployment; print what changed."""
+    from ziwo_reports.flows.workflow_deployments import deploy
+    from ziwo_reports.workflows.model import WorkflowError, check_workflow
+
+    if not args.workflow:
+        raise WorkflowError("workflow deploy: give the workflow's name or file")
+    path, workflow = _named(args.dir, args.workflow)
+    check_workflow(workflow, str(path))
+    api = _prefect_api()
+    done = deploy(workflow, work_pool=args.pool)
+    paused = " (paused: the workflow is disabled)" if not workflow.enabled else ""
+    print(f"{done.action} {done.name} on {api}, work pool {args.pool}: runs {done.runs}{paused}")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from ziwo_reports.flows.workflow_deployments import remove
+    from ziwo_reports.workflows.model import NAME_PATTERN, WorkflowError
+
+    if not args.workflow:
+        raise WorkflowError("workflow remove: give the workflow's name")
+    name = args.workflow
+    if not re.fullmatch(NAME_PATTERN, name):  # a file: its workflow's name
+        name = _named(args.dir, name)[1].name
+    api = _prefect_api()
+    removed = remove(name)
+    if not removed.found:
+        print(f"nothing to remove: no deployment {removed.name} on {api}")
+        return 0
+    pending = f", and {removed.scheduled_runs_deleted} runs still scheduled" if removed.scheduled_runs_deleted else ""
+    print(f"removed {removed.name} from {api}, its trigger{pending}")
     return 0

@@ -23,6 +23,11 @@ def declared(path: Traversable = PREFECT_YAML) -> list[dict[str, Any]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))["deployments"]
 
 
+def pull_steps(path: Traversable = PREFECT_YAML) -> list[dict[str, Any]]:
+    """prefect.yaml's pull steps: where a worker runs the flows ($ZIWO_REPORTS_HOME)."""
+    return yaml.safe_load(path.read_text(encoding="utf-8")).get("pull") or []
+
+
 def _schedules(entry: dict[str, Any]) -> list[Cron]:
     schedules = []
     for schedule in entry.get("schedules") or []:

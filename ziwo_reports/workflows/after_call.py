@@ -98,24 +98,43 @@ def calls_since(
     instance: str | None,
     timezone: str,
     since_run: int | None = None,
+    ended_from: datetime | None = None,
+    up_to_run: int | None = None,
     now: datetime | None = None,
 ) -> CallBatch:
     """The completed calls the workflow has not seen (see the module's docstring), as call details
     in `timezone`. A workflow without a cursor starts at the newest finished run (it does not
     replay history: an empty batch, whose `advance` sets its cursor), or after `since_run`
-    (0: every call held). Reads only; nothing moves until `advance`."""
+    (0: every call held), or with every call that ended from `ended_from` on (a deployed
+    workflow's first run: the calls since it was deployed). `up_to_run` caps the batch at that
+    run (a delayed send takes the calls of its trigger, not those that came while it waited).
+    Reads only; nothing moves until `advance`."""
     _check(workflow, on_change)
     check_instance(warehouse, instance)
+    for name, value in (("since_run", since_run), ("up_to_run", up_to_run)):
+        if value is not None and value < 0:
+            raise ValueError(f"{name} {value} must be 0 or more")
     up_to, finished_at = finished_through(warehouse, instance)
+    if up_to_run is not None and up_to_run < up_to:
+        up_to, finished_at = up_to_run, None
     # the batch's "now" is when its last run finished: run again, it sends the same bytes
     now = now or finished_at
     cursor = cursor_of(warehouse, workflow)
-    after = cursor if cursor is not None else (since_run if since_run is not None else up_to)
-    if since_run is not None and since_run < 0:
-        raise ValueError(f"since_run {since_run} must be 0 or more")
+    first_from = ended_from if cursor is None and since_run is None else None
+    if cursor is not None:
+        after = cursor
+    elif since_run is not None:
+        after = since_run
+    else:
+        after = 0 if first_from is not None else up_to
     selected = (
         warehouse.rows(
-            "workflow_completed_calls", instance=instance, on_change=on_change, after_run=after, up_to_run=up_to
+            "workflow_completed_calls",
+            instance=instance,
+            on_change=on_change,
+            after_run=after,
+            up_to_run=up_to,
+            ended_from=first_from,
         )
         if up_to > after
         else []

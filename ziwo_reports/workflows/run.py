@@ -6,12 +6,14 @@ the headline totals (`totals.<name>`, as a repeated column, dropped again before
 `after_call` workflow takes the calls it has not seen (`calls_since`), delivers those its
 conditions keep, and only once every target took them moves its cursor (`advance`): a target with
 failed items leaves the cursor, so the next run sends the same calls again under the same keys.
-Delays run only from the Prefect flow (not built yet); here a workflow with one is refused.
+A delay is not this module's: the `ziwo-workflow` flow waits it out as a scheduled flow run, and
+runs this then; run from the command line, a workflow sends at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +56,7 @@ class WorkflowRun:
     delivered: list[Delivered] = field(default_factory=list)
     advanced_to: int | None = None  # after_call: the cursor's new place; None: not moved
     note: str = ""  # nothing sent, or the cursor not moved, and why
+    kept_table: pa.Table | None = None  # what the conditions kept, as delivered
 
     @property
     def dropped(self) -> int:
@@ -64,14 +67,13 @@ class WorkflowRun:
         return [delivered for delivered in self.delivered if delivered.failed]
 
 
+#: Opens the warehouse: read-only (True) to compute, writable (False) for a moment per ledger write.
+Opener = Callable[[bool], AbstractContextManager[Warehouse]]
+
+
 def _refuse(workflow: Workflow) -> None:
     if not workflow.enabled:
         raise WorkflowError(f"workflow {workflow.name!r} is disabled (enabled: false): nothing run, nothing sent")
-    if workflow.delay is not None:
-        raise WorkflowError(
-            f"workflow {workflow.name!r}: delay {workflow.delay}: delays run only from the Prefect flow, "
-            "which is not built yet; nothing sent"
-        )
 
 
 def _with_totals(report: Report) -> pa.Table:
@@ -98,7 +100,12 @@ def _keep(report: Report, conditions, *, with_totals: bool) -> Report:
 
 
 def _deliver(
-    report: Report, workflow: Workflow, ledger: Callable[[], Warehouse], *, run_id: str, source: str
+    report: Report,
+    workflow: Workflow,
+    ledger: Callable[[], AbstractContextManager[Warehouse]],
+    *,
+    run_id: str,
+    source: str,
 ) -> tuple[list[TargetRun], list[Delivered]]:
     runs, every = [], []
     for target in workflow.targets():
@@ -120,23 +127,37 @@ def run_workflow(
     source: str,
     wait: float | None = None,
     on_wait: Callable[[str], None] | None = None,
+    opener: Opener | None = None,
+    calls_from: datetime | None = None,
+    up_to_run: int | None = None,
 ) -> WorkflowRun:
-    """Run the workflow once (see the module's docstring); failed items do not raise: see `WorkflowRun.failed`."""
+    """Run the workflow once (see the module's docstring); failed items do not raise: see `WorkflowRun.failed`.
+
+    `opener` opens the warehouse (a flow queues on its slot first); `calls_from` and `up_to_run` are
+    `calls_since`'s `ended_from` and `up_to_run` for an after_call workflow.
+    """
     _refuse(workflow)
     path = Path(warehouse_path)
     if not path.exists():
         raise ValueError(f"warehouse {str(path)!r}: no warehouse there; run `ziwo-reports ingest` first")
+    if opener is None:
 
-    def ledger() -> Warehouse:  # writable for a moment per ledger write: reports run beside it
-        return open_warehouse(path, read_only=False, wait=wait, on_wait=on_wait)
+        def opener(read_only: bool) -> AbstractContextManager[Warehouse]:
+            return open_warehouse(path, read_only=read_only, wait=wait, on_wait=on_wait)
+
+    def ledger() -> AbstractContextManager[Warehouse]:  # writable for a moment per write: reports run beside it
+        return opener(False)
 
     text = to_text(workflow.conditions) if workflow.conditions is not None else "none"
     if workflow.operation.kind == "call":
-        return _after_call(workflow, ledger, text, now=now, run_id=run_id, source=source)
-    with open_warehouse(path, read_only=True, wait=wait, on_wait=on_wait) as warehouse:
+        return _after_call(
+            workflow, ledger, text, now=now, run_id=run_id, source=source, calls_from=calls_from, up_to_run=up_to_run
+        )
+    with opener(True) as warehouse:
         report = compute_report(warehouse, workflow.spec(), now)
     kept = _keep(report, workflow.conditions, with_totals=True)
     result = WorkflowRun(workflow.name, "rows", text, report.table.num_rows, kept.table.num_rows)
+    result.kept_table = kept.table
     if not kept.table.num_rows:
         result.note = "nothing sent: the conditions kept no rows" if report.table.num_rows else "nothing sent: no rows"
         return result
@@ -145,16 +166,32 @@ def run_workflow(
 
 
 def _after_call(
-    workflow: Workflow, ledger: Callable[[], Warehouse], text: str, *, now, run_id: str, source: str
+    workflow: Workflow,
+    ledger: Callable[[], AbstractContextManager[Warehouse]],
+    text: str,
+    *,
+    now,
+    run_id: str,
+    source: str,
+    calls_from: datetime | None,
+    up_to_run: int | None,
 ) -> WorkflowRun:
     on_change = workflow.trigger.after_call.on_change
     spec = workflow.spec()
     with ledger() as warehouse:  # reads only; the cursor moves in `advance`, after the deliveries
         batch = calls_since(
-            warehouse, workflow.name, on_change=on_change, instance=spec.instance, timezone=spec.timezone, now=now
+            warehouse,
+            workflow.name,
+            on_change=on_change,
+            instance=spec.instance,
+            timezone=spec.timezone,
+            now=now,
+            ended_from=calls_from,
+            up_to_run=up_to_run,
         )
     kept = _keep(batch.report, workflow.conditions, with_totals=False)
     result = WorkflowRun(workflow.name, "calls", text, len(batch), kept.table.num_rows)
+    result.kept_table = kept.table
     if kept.table.num_rows:
         result.targets, result.delivered = _deliver(kept, workflow, ledger, run_id=run_id, source=source)
     if result.failed:
