@@ -145,6 +145,20 @@ def prefect_api() -> Iterator[None]:
 
 
 @pytest.fixture
+def work_pool(prefect_api: None) -> str:
+    """The process work pool `ziwo-reports` on the session's Prefect API, where deployments go."""
+    from contextlib import suppress
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):
+        client.create_work_pool(WorkPoolCreate(name="ziwo-reports", type="process"))
+    return "ziwo-reports"
+
+
+@pytest.fixture
 def warehouse(tmp_path: Any) -> Iterator[Any]:
     """A new warehouse file of the test's own (modules with a shared one define their own)."""
     from ziwo_reports.warehouse import open_warehouse

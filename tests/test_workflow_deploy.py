@@ -14,21 +14,8 @@ from ziwo_reports.cli import main
 from ziwo_reports.flows.workflow_deployments import deploy, remove
 from ziwo_reports.workflows.model import parse_workflow
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = pytest.mark.usefixtures("work_pool")
 EXAMPLES = Path(__file__).resolve().parent.parent / "workflows" / "examples"
-
-
-@pytest.fixture(autouse=True)
-def pool():
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectAlreadyExists
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_work_pool(WorkPoolCreate(name="ziwo-reports", type="process"))
-        except ObjectAlreadyExists:
-            pass
 
 
 def workflow_of(example: str, **changes):

@@ -37,20 +37,6 @@ def db(tmp_path):
     return path
 
 
-@pytest.fixture
-def pool():
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectAlreadyExists
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_work_pool(WorkPoolCreate(name="ziwo-reports", type="process"))
-        except ObjectAlreadyExists:
-            pass
-    return "ziwo-reports"
-
-
 def artifact(key: str):
     from prefect.artifacts import Artifact
 
@@ -117,19 +103,18 @@ def test_a_delay_without_a_deployment_says_what_it_needs(db, receiver):
     assert receiver.requests(PATH) == []
 
 
-def test_a_delayed_send_is_a_scheduled_run_that_a_fresh_process_sends(db, receiver, pool, tmp_path):
+def test_a_delayed_send_is_a_scheduled_run_that_a_fresh_process_sends(db, receiver, work_pool, tmp_path):
     """The trigger's run sends nothing and schedules the send; the send survives the trigger's process:
     a separate `python -m prefect.engine` (what a worker starts) runs it from the Prefect API alone."""
     from prefect.client.orchestration import get_client
     from prefect.flow_engine import run_flow
     from prefect.settings import PREFECT_API_URL
-    from prefect.states import Scheduled
 
     from ziwo_reports.flows.workflow import ziwo_workflow
     from ziwo_reports.flows.workflow_deployments import deploy, remove
 
     workflow = report_workflow(receiver, "group_id in (1, 3)", delay="1h").model_copy(update={"name": "later"})
-    deployed = deploy(workflow, work_pool=pool)
+    deployed = deploy(workflow, work_pool=work_pool)
     parameters = {"workflow": workflow.model_dump(mode="json"), "as_of": golden.AS_OF.isoformat(), "db_path": str(db)}
     try:
         with get_client(sync_client=True) as client:
