@@ -4,21 +4,18 @@ API writes its files, and `ziwo-reports serve` refuses to replace the work pool'
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shlex
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.prefect_server import free_port, healthy, open_terminal, stop, wait_for
 from ziwo_reports.connectors.ziwo.simulator import SimConfig, Simulator
 from ziwo_reports.warehouse import open_warehouse
 
@@ -44,82 +41,6 @@ def as_run_here(script: str, port: int, ziwo: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def descendants(pid: int) -> list[int]:
-    """The processes below `pid`, children first, from /proc."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in parents.get(queue.pop(0), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def stop(processes: list[subprocess.Popen]) -> None:
-    """Terminate the processes this test started and every process they started, then kill what is left."""
-    pids = [pid for process in processes for pid in (process.pid, *descendants(process.pid))]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 8
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-        for process in processes:
-            process.poll()
-        time.sleep(0.2)
-    for pid in pids:
-        if alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    for process in processes:
-        process.wait(timeout=30)
-
-
-def open_terminal(script: str, env: dict[str, str], log: Path, typed: str = "") -> subprocess.Popen:
-    """A terminal running `script` from the checkout, with `typed` as its input, its output in `log`."""
-    with log.open("w") as output:
-        terminal = subprocess.Popen(
-            ["bash", "-e", "-c", script], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=output,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )  # fmt: skip
-    assert terminal.stdin is not None
-    terminal.stdin.write(typed)
-    terminal.stdin.close()
-    return terminal
-
-
-def wait_for(what: str, check, deadline: float, watched: list[subprocess.Popen], logs: list[Path]):
-    """Poll `check` until it returns a value; fail naming `what` when time is up or a terminal ended."""
-    while True:
-        value = check()
-        if value:
-            return value
-        ended = [process for process in watched if process.poll() is not None]
-        if ended or time.monotonic() > deadline:
-            output = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
-            pytest.fail(f"{what}: {'a terminal ended' if ended else 'timed out'}\n{output}")
-        time.sleep(0.5)
-
-
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     # Flows plan from the real clock: so does this simulator.
@@ -128,6 +49,7 @@ def sim() -> Iterator[Simulator]:
     simulator.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_readme_work_pool_steps_run_report_manual_on_a_real_server(sim, tmp_path):
     from prefect.client.orchestration import get_client
@@ -163,14 +85,7 @@ def test_the_readme_work_pool_steps_run_report_manual_on_a_real_server(sim, tmp_
     try:
         started.append(open_terminal(as_run_here(server_steps, port, ziwo), env, logs[0]))
 
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
-                    return response.status == 200
-            except OSError:
-                return False
-
-        wait_for("the Prefect server", healthy, time.monotonic() + 120, started, logs)
+        wait_for("the Prefect server", lambda: healthy(api), time.monotonic() + 120, started, logs)
         # The password typed when `save-block` asks for it.
         started.append(open_terminal(as_run_here(worker_steps, port, ziwo), env, logs[1], sim.config.password + "\n"))
 
