@@ -221,3 +221,26 @@ def test_deploy_needs_a_prefect_server(tmp_path, capsys):
         assert main(["workflow", "deploy", "service-level-alert", "--dir", str(EXAMPLES)]) == 1
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "PREFECT_API_URL is not set" in error[0]
+
+
+def test_the_fingerprint_is_the_same_in_every_process():
+    """Deploying again from another process must find the same fingerprint (no set order in it)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from ziwo_reports.workflows.model import load_workflow; "
+        "from ziwo_reports.flows.workflow_deployments import desired, fingerprint; "
+        "print(fingerprint(desired(load_workflow(Path(sys.argv[1])), work_pool='ziwo-reports')))"
+    )
+    example = str(EXAMPLES / "long-complaint-calls.yaml")
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, example], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            stdout=subprocess.PIPE, text=True,
+        )
+        for seed in range(6)
+    ]  # fmt: skip
+    prints = {run.communicate(timeout=120)[0].strip() for run in runs}
+    assert len(prints) == 1 and next(iter(prints)).startswith("wf-")

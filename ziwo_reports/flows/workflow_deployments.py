@@ -23,6 +23,7 @@ from uuid import UUID
 import orjson
 
 from ziwo_reports.flows.deployments import pull_steps
+from ziwo_reports.timewindows import duration_text
 from ziwo_reports.workflows.model import Workflow
 
 FLOW_NAME = "ziwo-workflow"
@@ -60,6 +61,12 @@ def _trigger(workflow: Workflow):
     )
 
 
+def _trigger_spec(workflow: Workflow) -> dict[str, Any]:
+    """The trigger as data, its sets sorted: a set's order changes from one process to the next."""
+    spec = _trigger(workflow).model_dump(mode="json")
+    return {key: sorted(value) if key in ("expect", "after", "for_each") else value for key, value in spec.items()}
+
+
 def _schedules(workflow: Workflow) -> list[dict[str, Any]]:
     if workflow.trigger.kind != "schedule":
         return []
@@ -68,11 +75,14 @@ def _schedules(workflow: Workflow) -> list[dict[str, Any]]:
 
 
 def runs_text(workflow: Workflow) -> str:
+    """When the deployment runs, for a person."""
     if workflow.trigger.kind == "schedule":
-        return f"cron {workflow.trigger.schedule.cron!r} in {workflow.trigger.schedule.timezone}"
-    if workflow.trigger.kind == "after_call":
-        return f"after each {INGEST_FLOW} run ({' or '.join(e.rsplit('.', 1)[1] for e in INGEST_FINISHED)})"
-    return "by hand (Prefect UI or `prefect deployment run`)"
+        when = f"cron {workflow.trigger.schedule.cron!r} in {workflow.trigger.schedule.timezone}"
+    elif workflow.trigger.kind == "after_call":
+        when = f"after each {INGEST_FLOW} run ({' or '.join(e.rsplit('.', 1)[1] for e in INGEST_FINISHED)})"
+    else:
+        when = "by hand (Prefect UI or `prefect deployment run`)"
+    return f"{when}, sending {duration_text(workflow.delay)} later" if workflow.delay is not None else when
 
 
 def desired(workflow: Workflow, *, work_pool: str) -> dict[str, Any]:
@@ -88,7 +98,7 @@ def desired(workflow: Workflow, *, work_pool: str) -> dict[str, Any]:
         "paused": not workflow.enabled,
         "parameters": {"workflow": workflow.model_dump(mode="json"), "ingest_first": not is_call},
         "schedules": _schedules(workflow),
-        "triggers": [_trigger(workflow).model_dump(mode="json")] if is_call else [],
+        "triggers": [_trigger_spec(workflow)] if is_call else [],
         "pull_steps": pull_steps(),
         "parameter_openapi_schema": ziwo_workflow.parameters.model_dump(mode="json"),
     }
