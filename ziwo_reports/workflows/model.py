@@ -279,10 +279,19 @@ Delay = Annotated[
 Deliveries = deliveries_model()
 
 
+def _choices_as_tabs(schema: dict[str, Any]) -> None:
+    """Trigger and operation as `anyOf`: the Prefect UI's form shows `anyOf` as tabs, one form per
+    choice, but `oneOf` only as raw JSON. Either is right: each choice needs its own key."""
+    for name in ("trigger", "operation"):
+        field = schema.get("properties", {}).get(name, {})
+        if "oneOf" in field:
+            field["anyOf"] = field.pop("oneOf")
+
+
 class Workflow(BaseModel):
     """A workflow: a trigger, an operation, conditions, a delay and deliveries."""
 
-    model_config = ConfigDict(extra="forbid", title="Workflow")
+    model_config = ConfigDict(extra="forbid", title="Workflow", json_schema_extra=_choices_as_tabs)
 
     name: str = Field(
         pattern=NAME_PATTERN,
