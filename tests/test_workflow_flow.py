@@ -153,3 +153,34 @@ def test_a_delayed_send_is_a_scheduled_run_that_a_fresh_process_sends(db, receiv
         assert {row.run_id for row in ledger} == {str(scheduled.id)} and len(ledger) == 2
     finally:
         remove("later")
+
+
+def test_a_delay_across_a_dst_change_is_elapsed_time(db, receiver, work_pool):
+    """New York falls back at 02:00 on 2026-11-01: an hour after 01:30 EDT is 01:30 EST, not 02:30."""
+    from datetime import datetime
+
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+
+    from ziwo_reports.flows.workflow import ziwo_workflow
+    from ziwo_reports.flows.workflow_deployments import deploy, remove
+
+    document = report_workflow(receiver, delay="1h").model_dump(mode="json")
+    document |= {"name": "ny-later", "trigger": {"schedule": {"cron": "30 1 * * *", "timezone": "America/New_York"}}}
+    workflow = report_workflow(receiver).model_validate(document)
+    deployed = deploy(workflow, work_pool=work_pool)
+    trigger_time = datetime.fromisoformat("2026-11-01T01:30:00-04:00")
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.create_flow_run_from_deployment(
+                deployed.deployment_id,
+                parameters={"workflow": document, "as_of": trigger_time.isoformat(), "db_path": str(db)},
+            )
+            result = run_flow(ziwo_workflow, flow_run=run, parameters=client.read_flow_run(run.id).parameters)
+            scheduled = client.read_flow_run(result["scheduled"]["flow_run_id"])
+        due = scheduled.state.state_details.scheduled_time
+        assert due == datetime.fromisoformat("2026-11-01T01:30:00-05:00") == trigger_time + timedelta(hours=1)
+        assert datetime.fromisoformat(scheduled.parameters["as_of"]) == trigger_time  # the report's day is pinned
+        assert receiver.requests(PATH) == []
+    finally:
+        remove("ny-later")

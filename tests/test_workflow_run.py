@@ -233,3 +233,52 @@ def test_a_failing_target_leaves_the_cursor_and_the_next_run_resends_the_same_ke
     assert sorted(receiver.events(PATH)) == tried  # the same ids, now taken
     statuses = {row.run_id: {r.status for r in ledger(path) if r.run_id == row.run_id} for row in ledger(path)}
     assert statuses == {"r2": {"failed"}, "r3": {"sent"}}
+
+
+def test_a_process_killed_mid_delivery_loses_nothing_and_sends_nothing_new(simulator, receiver, tmp_path):
+    """`workflow run` killed (SIGKILL) while sending, before the ledger has the results: the next run
+    sends every call again under the same keys; the receiver holds each call once, none is lost."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    sim = simulator(days=1, calls_per_day=300)
+    path = tmp_path / "ziwo.duckdb"
+    ingest(sim, path)
+    workflow = call_workflow(receiver)
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "follow-up.yaml").write_text(yaml.safe_dump(workflow.model_dump(mode="json", exclude_none=True)))
+    run_workflow(workflow, path, run_id="r1", source="test")  # the cursor at run 1
+    sim.store.set_now(sim.store.world.now + timedelta(hours=4))
+    ingest(sim, path)
+    expected = completed_since(path, 1)
+    assert len(expected) > 20
+
+    receiver.slow(PATH, 0.05)
+    command = [str(Path(sys.executable).with_name("ziwo-reports")), "workflow", "run", "follow-up"]
+    env = {**os.environ, "HOOK_SIGNING_SECRETS": SECRET}
+    process = subprocess.Popen(
+        [*command, "--dir", str(folder), "--db", str(path)], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(receiver.requests(PATH)) < 5 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    seen_before = {request.headers["webhook-id"] for request in receiver.requests(PATH)}
+    assert 5 <= len(seen_before) < len(expected)  # killed part-way
+    with open_warehouse(path, read_only=True) as warehouse:
+        assert cursor_of(warehouse, "follow-up") == 1  # not moved
+        assert not any(row.status == "sent" for row in list_deliveries(warehouse, limit=10_000))
+
+    receiver.slow(PATH, 0)
+    result = run_workflow(workflow, path, run_id="r2", source="test")
+    assert result.seen == len(expected) and result.advanced_to == 2 and not result.failed
+    assert held_keys(receiver) == sorted(f"sim:call:{call_id}" for call_id in expected)  # each once
+    assert seen_before <= {request.headers["webhook-id"] for request in receiver.requests(PATH)}
+    assert len({request.headers["webhook-id"] for request in receiver.requests(PATH)}) == len(expected)
