@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             f"webhooks to the receiver at {receiver.url('/')} (signed with a fresh secret, "
             f"{demo_workflows.HOOK_REFERENCE}), files to {args.out_dir}; now is the simulator's {now.isoformat()}"
         )
-        problems = demo_workflows.run_examples(demos, receiver, db, now, args.wait, on_wait)
-    for problem in problems:
+        outcome = demo_workflows.run_examples(demos, receiver, db, now, args.wait, on_wait)
+    for problem in outcome.problems:
         print(f"error: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return 1 if outcome.problems else 0

@@ -17,7 +17,7 @@ import base64
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -175,6 +175,14 @@ def _received_line(summary: Summary, examples: list[str]) -> str:
     )
 
 
+@dataclass
+class Outcome:
+    """What the demo's workflows did: each run by workflow name, and the problems found (none: all delivered)."""
+
+    runs: dict[str, Any] = field(default_factory=dict)  # name -> WorkflowRun
+    problems: list[str] = field(default_factory=list)
+
+
 def run_examples(
     demos: list[DemoWorkflow],
     receiver: DemoReceiver,
@@ -182,16 +190,17 @@ def run_examples(
     now: datetime,
     wait: float | None,
     on_wait: Callable[[str], None],
-) -> list[str]:
-    """Run each workflow and print what it kept, sent and what the receiver got; the problems found
-    (a target with items not sent, a message the receiver did not verify or did not get), if any."""
+) -> Outcome:
+    """Run each workflow and print what it kept, sent and what the receiver got; the problems are a
+    target with items not sent, a message whose signature did not verify, one the receiver did not get."""
     from ziwo_reports.cli.common import shown
 
-    problems: list[str] = []
+    outcome = Outcome()
+    problems = outcome.problems
     for demo in demos:
         workflow = demo.workflow
         print(f"\nworkflow {workflow.name} ({trigger_text(workflow)}), from {demo.path}")
-        result = _run(demo, db, now, wait, on_wait)
+        result = outcome.runs[workflow.name] = _run(demo, db, now, wait, on_wait)
         print(f"  kept {result.kept} of {result.seen} {result.unit} (conditions: {result.conditions})")
         for target, delivered in zip(result.targets, result.delivered, strict=True):
             not_sent = f", {len(target.failed_ids)} not sent (in the ledger)" if target.failed_ids else ""
@@ -217,4 +226,4 @@ def run_examples(
             print(f"  {result.note}")
         if result.advanced_to is not None:
             print(f"  cursor at ingest run {result.advanced_to}")
-    return problems
+    return outcome
