@@ -22,7 +22,8 @@ REPORT = "/daily-agent-report/ops-dashboard"
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch):
     monkeypatch.setenv("ZIWO_REPORTS_HTTP_BACKOFF_BASE", "0.01")
-    monkeypatch.delenv(demo_workflows.HOOK_SECRET_VARIABLE, raising=False)  # restored after the test
+    # set here so that monkeypatch restores it: the demo sets it in os.environ for its process
+    monkeypatch.setenv(demo_workflows.HOOK_SECRET_VARIABLE, "")
 
 
 def _completed_calls(db: Path, where: str = "TRUE") -> set[str]:
