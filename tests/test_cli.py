@@ -200,6 +200,7 @@ def test_simulator_command_serves_until_stopped():
 
 def test_demo_ingests_into_the_warehouse_and_checks_it_against_the_ground_truth(tmp_path):
     args = ["demo", "--out-dir", str(tmp_path), "--days", "3", "--calls-per-day", "300", "--slow-seconds", "0.01"]
+    args += ["--now", NOW.isoformat()]  # the same simulated days each time: the workflows' counts are known > 0
     result = run([*args, "--faults", "hostile", "--fault-rate", "0.1", "--bad-record-rate", "0.02"])
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -217,10 +218,56 @@ def test_demo_ingests_into_the_warehouse_and_checks_it_against_the_ground_truth(
     assert (tmp_path / "ziwo.duckdb").exists()
     # yesterday's agent performance: its totals, and the workbook and CSV it wrote
     assert re.search(r"^totals: Calls offered [\d,]+, .*Average handle time \(AHT\) \d+:\d\d", result.stdout, re.M)
-    files = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".xlsx", ".csv"))
+    files = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".xlsx", ".csv") and "UTC-12-00" in p.name)
     assert [Path(name).suffix for name in files] == [".csv", ".xlsx"]
     assert all(name.startswith("agent-performance_simulator_") for name in files)
     assert all(f"wrote {tmp_path / name} (" in result.stdout for name in files)
+    _check_demo_workflows(result.stdout, tmp_path)
+
+
+def _section(stdout: str, workflow: str) -> str:
+    """The demo's lines about one workflow's run (its last mention), up to the next workflow or the end."""
+    return stdout.rsplit(f"\nworkflow {workflow} (", 1)[1].split("\n\n", 1)[0]
+
+
+def _check_demo_workflows(stdout: str, out_dir: Path) -> None:
+    """The demo's two example workflows: what each said it sent is what its receiver verified and
+    counted, and the long complaint calls are the warehouse's own (plain SQL, not the conditions' code)."""
+    import duckdb
+
+    assert "set up before the first ingest: nothing sent: no new calls; its cursor is at ingest run 0" in stdout
+    report = _section(stdout, "daily-agent-report")
+    assert re.search(r"^  kept (\d+) of \1 rows \(conditions: none\)$", report, re.M), report
+    assert "  file shared-folder: 1 of 1 items sent" in report
+    (workbook,) = out_dir.glob("agent-performance_simulator_*_Asia-Dubai.xlsx")
+    assert f"    wrote {workbook} (xlsx, " in report
+    assert "  webhook ops-dashboard: 1 of 1 items sent" in report
+    assert "receiver got 1 message (types: 1 report.ready), 1 distinct id, signatures verified 1 of 1" in report
+
+    with duckdb.connect(str(out_dir / "ziwo.duckdb"), read_only=True) as connection:
+        completed = dict(
+            connection.execute(
+                "SELECT call_id, duration_s > 600 AND list_contains(tags, 'complaint') FROM calls "
+                "WHERE instance = 'simulator' AND ended_at IS NOT NULL"
+            ).fetchall()
+        )
+    expected = {call_id for call_id, long_complaint in completed.items() if long_complaint}
+    calls = _section(stdout, "long-complaint-calls")
+    kept = re.search(r"^  kept (\d+) of (\d+) calls \(conditions: (.*)\)$", calls, re.M)
+    assert kept, calls
+    assert (int(kept.group(1)), int(kept.group(2))) == (len(expected), len(completed))
+    assert kept.group(3) == 'duration_s > 600 and tags contains "complaint"'
+    n = len(expected)
+    assert n > 0
+    assert f"  webhook quality-team: {n} of {n} items sent" in calls
+    assert (
+        f"receiver got {n} messages (types: {n} acme.call.complaint), {n} distinct ids, "
+        f"signatures verified {n} of {n}; e.g. call "
+    ) in calls
+    shown = re.findall(r"call ([0-9a-f-]{36}) \((\d+) s, ([^)]*)\)", calls)
+    assert len(shown) == 2 and len({call_id for call_id, *_ in shown}) == 2
+    assert all(call_id in expected and int(seconds) > 600 and "complaint" in tags for call_id, seconds, tags in shown)
+    assert "  cursor at ingest run 2" in calls
 
 
 def test_the_command_line_starts_without_prefect_or_great_expectations():
