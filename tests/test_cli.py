@@ -227,7 +227,7 @@ def test_demo_ingests_into_the_warehouse_and_checks_it_against_the_ground_truth(
 
 def _section(stdout: str, workflow: str) -> str:
     """The demo's lines about one workflow's run (its last mention), up to the next workflow or the end."""
-    return stdout.rsplit(f"\nworkflow {workflow} (", 1)[1].split("\n\n", 1)[0]
+    return stdout.rsplit(f"\nworkflow {workflow}, ", 1)[1].split("\n\n", 1)[0]
 
 
 def _check_demo_workflows(stdout: str, out_dir: Path) -> None:

@@ -105,15 +105,6 @@ def retarget(path: Path, receiver: DemoReceiver, out_dir: Path) -> DemoWorkflow:
     return DemoWorkflow(path, check_workflow(parse_workflow(document, f"{path} (for the demo)"), str(path)))
 
 
-def trigger_text(workflow: Any) -> str:
-    if workflow.trigger.kind == "schedule":
-        schedule = workflow.trigger.schedule
-        return f"schedule {schedule.cron} {schedule.timezone}"
-    if workflow.trigger.kind == "after_call":
-        return f"after_call, on_change {workflow.trigger.after_call.on_change}"
-    return "manual"
-
-
 def _run(demo: DemoWorkflow, db: Path, now: datetime, wait: float | None, on_wait: Callable[[str], None]):
     from ziwo_reports.deliveries import new_run_id
     from ziwo_reports.workflows.run import run_workflow
@@ -138,13 +129,13 @@ def start_after_call(
     name = demo.workflow.name
     if before is None:
         print(
-            f"workflow {name} ({trigger_text(demo.workflow)}) set up before the first ingest: "
+            f"workflow {name}, {demo.workflow.trigger_text()}, set up before the first ingest: "
             f"{result.note or 'ran'}; its cursor is at ingest run {result.advanced_to}, so it sees each call "
             "the ingests load from here on"
         )
     else:
         print(
-            f"workflow {name} ({trigger_text(demo.workflow)}): its cursor was already at ingest run {before} "
+            f"workflow {name}, {demo.workflow.trigger_text()}: its cursor was already at ingest run {before} "
             f"in {db}, from an earlier demo: it sees only calls loaded since (remove {db} to start afresh)"
         )
 
@@ -199,7 +190,7 @@ def run_examples(
     problems = outcome.problems
     for demo in demos:
         workflow = demo.workflow
-        print(f"\nworkflow {workflow.name} ({trigger_text(workflow)}), from {demo.path}")
+        print(f"\nworkflow {workflow.name}, {workflow.trigger_text()}, from {demo.path}")
         result = outcome.runs[workflow.name] = _run(demo, db, now, wait, on_wait)
         print(f"  kept {result.kept} of {result.seen} {result.unit} (conditions: {result.conditions})")
         for target, delivered in zip(result.targets, result.delivered, strict=True):

@@ -114,13 +114,6 @@ def run_step(
     )
 
 
-def _trigger_text(workflow: Workflow) -> str:
-    trigger = workflow.trigger
-    if trigger.kind == "schedule":
-        return f"schedule `{trigger.schedule.cron}` {trigger.schedule.timezone}"
-    return f"after each ingest ({trigger.after_call.on_change})" if trigger.kind == "after_call" else "manual"
-
-
 def publish(workflow: Workflow, result: WorkflowRun, run_id: str) -> None:
     """A markdown summary (kept, delivered where, failures with how to send them again) and a table
     artifact of what the conditions kept."""
@@ -130,7 +123,7 @@ def publish(workflow: Workflow, result: WorkflowRun, run_id: str) -> None:
         "",
         workflow.description,
         "",
-        f"Trigger: {_trigger_text(workflow)}; operation: {workflow.operation.kind}; conditions: `{result.conditions}`.",
+        f"Trigger: {workflow.trigger_text()}; operation: {workflow.operation.kind}; conditions: `{result.conditions}`.",
         "",
         f"**Kept {result.kept} of {result.seen} {result.unit}** (dropped {result.dropped}).",
         "",

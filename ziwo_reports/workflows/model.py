@@ -379,6 +379,14 @@ class Workflow(BaseModel):
     def targets(self) -> list[TargetOptions]:
         return self.deliveries.targets()
 
+    def trigger_text(self) -> str:
+        """The trigger in a few words: `schedule 0 6 * * * Asia/Dubai`, `after_call (again)`, `manual`."""
+        if self.trigger.kind == "schedule":
+            return f"schedule {self.trigger.schedule.cron} {self.trigger.schedule.timezone}"
+        if self.trigger.kind == "after_call":
+            return f"after_call ({self.trigger.after_call.on_change})"
+        return "manual"
+
 
 # -- loading ---------------------------------------------------------------------------------------
 
