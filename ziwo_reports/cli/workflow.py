@@ -1,4 +1,5 @@
-"""`ziwo-reports workflow list|validate`: the workflows of a folder, and whether they would work."""
+"""`ziwo-reports workflow list|validate|test|run`: the workflows of a folder, whether they would work,
+what they would send (and a marked test send), and running one now."""
 
 from __future__ import annotations
 
@@ -7,22 +8,26 @@ import sys
 from pathlib import Path
 
 NAME = "workflow"
-HELP = "list the workflows of a folder, validate one or all of them, or run one now"
+HELP = "list the workflows of a folder, validate one or all of them, test one (dry run, test send), or run one now"
 DESCRIPTION = (
     "Workflows are YAML files (one per workflow) in a folder, `workflows` by default. `list` shows them; "
     "`validate` checks one (by name or file) or all of them, conditions included, and prints `ok <name>` "
-    "for each, or one line per error naming the file, the field and the value (exit 1). `run NAME` runs one "
-    "now against the warehouse: what its conditions kept, then one line per target (exit 1 naming the first "
-    "failure, in the ledger for `replay`)."
+    "for each, or one line per error naming the file, the field and the value (exit 1). `test NAME` is a dry "
+    "run: what its conditions keep and drop now, what each target would be sent, and each target's check "
+    "(exit 1 when one fails); nothing is sent or written. With --send-test it then sends one marked test item "
+    "to each target and prints its answer. `run NAME` runs one now against the warehouse: what its conditions "
+    "kept, then one line per target (exit 1 naming the first failure, in the ledger for `replay`)."
 )
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     from ziwo_reports.cli.common import add_db_option, add_wait_option, instant
 
-    parser.add_argument("action", choices=("list", "validate", "run"), help="list, validate or run")
+    parser.add_argument("action", choices=("list", "validate", "test", "run"), help="list, validate, test or run")
     parser.add_argument(
-        "workflow", nargs="?", help="validate: a workflow's name or its file (default: all); run: its name or file"
+        "workflow",
+        nargs="?",
+        help="validate: a workflow's name or its file (default: all); test, run: its name or file",
     )
     parser.add_argument(
         "--dir", type=Path, default=Path("workflows"), help="the folder of workflow files (default: workflows)"
@@ -32,7 +37,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--as-of",
         type=instant,
         metavar="ISO",
-        help="run: the moment the run takes as now, with its offset (2026-11-11T06:00:00+04:00); default: now",
+        help="test, run: the moment taken as now, with its offset (2026-11-11T06:00:00+04:00); default: now",
+    )
+    parser.add_argument(
+        "--send-test",
+        action="store_true",
+        help="test: after the dry run, send one marked test item to each target (webhook: a .test event; "
+        "http_api: X-Ziwo-Test: true, to test_url when set; file: -test file names) and print its answer",
     )
     add_wait_option(parser)
 
@@ -55,8 +66,12 @@ def _operation(workflow) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.send_test and args.action != "test":
+        raise ValueError(f"--send-test: only with `workflow test`, not `workflow {args.action}`")
     if args.action == "run":
         return _run(args)
+    if args.action == "test":
+        return _test(args)
     return _list(args.dir) if args.action == "list" else _validate(args.dir, args.workflow)
 
 
@@ -137,18 +152,24 @@ def _named(folder: Path, which: str):  # -> tuple[Path, Workflow]
     return named[0]
 
 
-def _run(args: argparse.Namespace) -> int:
-    """Run one workflow now: what the conditions kept, one line per target; exit 1 naming the first failure."""
-    from ziwo_reports.deliveries import new_run_id
+def _checked(args: argparse.Namespace):  # -> Workflow
+    """The workflow `test` or `run` names, checked against its columns, with a warehouse to run on."""
     from ziwo_reports.workflows.model import WorkflowError, check_workflow
-    from ziwo_reports.workflows.run import run_workflow
 
     if not args.workflow:
-        raise WorkflowError("workflow run: give the workflow's name or file")
+        raise WorkflowError(f"workflow {args.action}: give the workflow's name or file")
     if not args.db.exists():
         raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
     path, workflow = _named(args.dir, args.workflow)
-    check_workflow(workflow, str(path))
+    return check_workflow(workflow, str(path))
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run one workflow now: what the conditions kept, one line per target; exit 1 naming the first failure."""
+    from ziwo_reports.deliveries import new_run_id
+    from ziwo_reports.workflows.run import run_workflow
+
+    workflow = _checked(args)
     result = run_workflow(
         workflow,
         args.db,
@@ -172,3 +193,101 @@ def _run(args: argparse.Namespace) -> int:
         except Exception as problem:
             raise RuntimeError(f"workflow {workflow.name!r}: {problem}") from None
     return 0
+
+
+#: Rows or calls `test` lists of those kept, and of those dropped.
+SHOWN_ROWS = 10
+
+
+def _test(args: argparse.Namespace) -> int:
+    """The dry run (what is kept and dropped, each target's plan and check), then with --send-test
+    one marked item to each target; exit 1 naming the first check or send that failed."""
+    from ziwo_reports.cli.common import check_line, print_plan
+    from ziwo_reports.workflows.dry_run import preview_workflow, select
+
+    workflow = _checked(args)
+    selection = select(
+        workflow,
+        args.db,
+        now=args.as_of,
+        wait=args.wait,
+        on_wait=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    print(
+        f"workflow {workflow.name}: {_trigger(workflow)}, {_operation(workflow)}; dry run, nothing is sent or written"
+    )
+    for note in selection.notes:
+        print(f"note: {note}")
+    _print_selection(selection)
+    preview = preview_workflow(selection, workflow.targets())
+    for target in preview.targets:
+        if target.plan is not None:
+            print_plan(target.plan)
+        elif target.problem:
+            print(f"\n{target.title}: no plan: {target.problem}")
+    if not selection.kept_count:
+        print(
+            f"\nnothing would be sent: the conditions kept no {selection.unit}"
+            if selection.seen
+            else f"\nnothing would be sent: no {selection.unit}"
+        )
+    print("\ncheck the targets (read-only):")
+    for target in preview.targets:
+        print(f"  {check_line(target.target, target.check)}")
+    problems = preview.problems()
+    if args.send_test:
+        problems += _send_test(selection, preview.targets)
+    if problems:
+        more = f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""
+        raise RuntimeError(f"workflow test {workflow.name!r}: {problems[0]}{more}")
+    return 0
+
+
+def _print_selection(selection) -> None:  # Selection
+    """`kept 3 of 12 rows; dropped 9 (conditions: ...)`, then which, capped with a count of the rest."""
+    from ziwo_reports.workflows.dry_run import row_labels
+
+    what = "sample calls" if selection.sample else selection.unit
+    print(
+        f"kept {selection.kept_count} of {selection.seen} {what}; dropped {selection.dropped_count} "
+        f"(conditions: {selection.conditions})"
+    )
+    for word, report in (("kept", selection.kept), ("dropped", selection.dropped)):
+        labels = row_labels(report)
+        for label in labels[:SHOWN_ROWS]:
+            print(f"  {word:<8}{label}")
+        if len(labels) > SHOWN_ROWS:
+            print(f"  {word:<8}... and {len(labels) - SHOWN_ROWS} more")
+
+
+def _send_test(selection, previews: list) -> list[str]:  # Selection, list[TargetPreview] -> problems
+    """One marked test item to each target whose check passed (a failed check is already a problem);
+    the problems, one line each."""
+    from ziwo_reports.cli.common import print_plan
+    from ziwo_reports.workflows.marked_send import answer, pick_item, send_test
+
+    item = pick_item(selection)
+    which = (
+        f"the first kept {selection.unit[:-1]}"
+        if item.kept
+        else (f"the conditions kept no {selection.unit}, so the first {selection.unit[:-1]} at all")
+    )
+    print(f"\ntest send: one marked item to each target, {which}: {item.label} (not recorded in the ledger)")
+    problems = []
+    for preview in previews:
+        if preview.check is not None and not preview.check.ok:
+            print(f"{preview.title}: not sent: its check failed")
+    checked = [p.target for p in previews if p.check is None or p.check.ok]
+    for send in send_test(item, checked):
+        for warning in send.warnings:
+            print(f"\nwarning: {send.title}: {warning}")
+        if send.plan is not None:
+            print_plan(send.plan)
+        if send.problem:
+            print(f"{send.title}: not sent: {send.problem}")
+            problems.append(f"test send to {send.title}: {send.problem}")
+        for result in send.results:
+            print(f"{send.title}: {answer(result)}")
+            if result.status != "sent":
+                problems.append(f"test send to {send.title}: {result.error or result.status}")
+    return problems

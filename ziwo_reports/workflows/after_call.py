@@ -99,17 +99,19 @@ def calls_since(
     timezone: str,
     since_run: int | None = None,
     now: datetime | None = None,
+    use_cursor: bool = True,
 ) -> CallBatch:
     """The completed calls the workflow has not seen (see the module's docstring), as call details
     in `timezone`. A workflow without a cursor starts at the newest finished run (it does not
     replay history: an empty batch, whose `advance` sets its cursor), or after `since_run`
-    (0: every call held). Reads only; nothing moves until `advance`."""
+    (0: every call held). `use_cursor=False` reads after `since_run` whatever the cursor says
+    (`workflow test`'s sample of recent calls). Reads only; nothing moves until `advance`."""
     _check(workflow, on_change)
     check_instance(warehouse, instance)
     up_to, finished_at = finished_through(warehouse, instance)
     # the batch's "now" is when its last run finished: run again, it sends the same bytes
     now = now or finished_at
-    cursor = cursor_of(warehouse, workflow)
+    cursor = cursor_of(warehouse, workflow) if use_cursor else None
     after = cursor if cursor is not None else (since_run if since_run is not None else up_to)
     if since_run is not None and since_run < 0:
         raise ValueError(f"since_run {since_run} must be 0 or more")
