@@ -393,3 +393,50 @@ def test_after_call_shows_the_next_batch_and_leaves_the_cursor(sim, db, receiver
     assert cursor(db) == 2
     real = {e["data"]["row"]["call_id"] for e in receiver.events(HOOK).values() if e["type"] == "report.row"}
     assert real == set(long)
+
+
+# --- the marks' options ------------------------------------------------------------------------------
+
+
+def test_test_url_follows_the_url_rules_and_the_test_header_is_the_connectors_own():
+    from ziwo_reports.connectors.delivery import DeliveryConfigError, parse_target
+
+    base = {"type": "http_api", "url": "https://api.example.com/agents/{group_id}"}
+    with pytest.raises(DeliveryConfigError, match=r"test_url 'https://\{group_id\}.example.com/x'.*placeholder"):
+        parse_target({**base, "test_url": "https://{group_id}.example.com/x"})
+    with pytest.raises(
+        DeliveryConfigError, match=r"test_url 'https://user:\*\*\*@sandbox.example.com/x': has user:password"
+    ):
+        parse_target({**base, "test_url": "https://user:pw@sandbox.example.com/x"})
+    with pytest.raises(DeliveryConfigError, match="header 'X-Ziwo-Test' may not be set here"):
+        parse_target({**base, "headers": {"X-Ziwo-Test": "false"}})
+    with pytest.raises(DeliveryConfigError, match=r"placeholder \{group_id\}: a batch's URL"):
+        parse_target({**base, "url": "https://api.example.com/a", "test_url": base["url"], "batch_size": 10})
+    target = parse_target({**base, "test_url": "https://sandbox.example.com/agents/{group_id}"})
+    assert target.send_url == base["url"] and target.model_copy(update={"test": True}).send_url.startswith(
+        "https://sandbox."
+    )
+
+
+def test_a_test_url_placeholder_that_is_no_column_fails_the_dry_run_naming_it(db, receiver, tmp_path, capsys):
+    write(tmp_path / "workflows", report_document([api(receiver, test_url=receiver.url("/sandbox/{agent}"))]))
+    assert main(command(tmp_path, db, "test", "daily-agents")) == 1
+    captured = capsys.readouterr()
+    assert "http_api api: no plan: http_api delivery: url or query placeholder {agent}" in captured.out
+    [error] = captured.err.strip().splitlines()
+    assert error.startswith("error: workflow test 'daily-agents': http_api api: http_api delivery: url or query")
+
+
+@pytest.mark.parametrize(
+    ("template", "marked"),
+    [
+        ("{report}_{instance}_{period}_{zone}.{ext}", "{report}_{instance}_{period}_{zone}-test.{ext}"),
+        ("{instance}/{report}.csv", "{instance}/{report}-test.csv"),
+        ("{instance}/{report}", "{instance}/{report}-test"),
+        ("{period_start:%Y.%m.%d}", "{period_start:%Y.%m.%d}-test"),
+    ],
+)
+def test_a_test_file_name_is_marked_before_its_extension(template, marked):
+    from ziwo_reports.connectors.files.naming import marked_template
+
+    assert marked_template(template) == marked

@@ -264,7 +264,7 @@ def _send_test(selection, previews: list) -> list[str]:  # Selection, list[Targe
     """One marked test item to each target whose check passed (a failed check is already a problem);
     the problems, one line each."""
     from ziwo_reports.cli.common import print_plan
-    from ziwo_reports.workflows.marked_send import answer, pick_item, send_test
+    from ziwo_reports.workflows.marked_send import pick_item, send_test
 
     item = pick_item(selection)
     which = (
@@ -287,7 +287,27 @@ def _send_test(selection, previews: list) -> list[str]:  # Selection, list[Targe
             print(f"{send.title}: not sent: {send.problem}")
             problems.append(f"test send to {send.title}: {send.problem}")
         for result in send.results:
-            print(f"{send.title}: {answer(result)}")
+            print(f"{send.title}: {_answer(result)}")
             if result.status != "sent":
                 problems.append(f"test send to {send.title}: {result.error or result.status}")
     return problems
+
+
+def _answer(result) -> str:  # ItemResult
+    """A target's answer to a test item, for a person: the status (code) and the start of the body."""
+    from ziwo_reports.cli.common import shown
+
+    info = result.info
+    if result.status != "sent":
+        return f"{result.status}: {result.error}"
+    if "format" in info:  # a file
+        return f"wrote {shown(result.ref or '')} ({info['format']}, {info['bytes']:,} bytes, {info['rows']} rows)"
+    ref = result.ref or ""
+    if ref.startswith("HTTP"):  # an API's status and the id it gave
+        said = ref
+    else:
+        said = ", ".join(
+            part for part in (f"HTTP {info['status']}" if "status" in info else "", ref and f"id {ref}") if part
+        )
+    body = f"; answer: {info['answer']}" if info.get("answer") else ""
+    return f"sent, {said}{body}" if said else f"sent{body}"

@@ -113,21 +113,3 @@ def send_test(item: MarkedItem, targets: list[TargetOptions]) -> list[MarkedSend
             send.problem = redact(" ".join(f"{type(problem).__name__}: {problem}".split()))
         sends.append(send)
     return sends
-
-
-def answer(result: ItemResult) -> str:
-    """A target's answer to a test item, for a person: the status (code) and the start of the body."""
-    info = result.info
-    if result.status != "sent":
-        return f"{result.status}: {result.error}"
-    if "format" in info:  # a file
-        return f"wrote {result.ref} ({info['format']}, {info['bytes']:,} bytes, {info['rows']} rows)"
-    ref = result.ref or ""
-    if ref.startswith("HTTP"):  # an API's status and the id it gave
-        said = ref
-    else:
-        said = ", ".join(
-            part for part in (f"HTTP {info['status']}" if "status" in info else "", ref and f"id {ref}") if part
-        )
-    body = f"; answer: {info['answer']}" if info.get("answer") else ""
-    return f"sent, {said}{body}" if said else f"sent{body}"
