@@ -160,23 +160,21 @@ def preview_workflow(selection: Selection, targets: list[TargetOptions], *, chec
     previews = []
     for target in targets:
         preview = TargetPreview(target)
-        try:
-            delivery = delivery_for(target)
-            if selection.kept_count:
+        delivery = delivery_for(target)  # validated with the workflow: the options are sound
+        if selection.kept_count:
+            try:
                 preview.plan = delivery.plan(selection.kept)
-        except (DeliveryConfigError, DeliveryError) as problem:
-            preview.problem = str(problem)
-            delivery = None
+            except (DeliveryConfigError, DeliveryError) as problem:  # a mapping that fits no column, credentials
+                preview.problem = str(problem)
         if check:
-            preview.check = _check(delivery, target)
+            preview.check = _check(delivery)
         previews.append(preview)
     return Preview(selection, previews)
 
 
-def _check(delivery: Any, target: TargetOptions) -> CheckResult:
+def _check(delivery: Any) -> CheckResult:
     """The target's check, its failure as the answer (a check never stops the others)."""
     try:
-        delivery = delivery or delivery_for(target)
         return delivery.check()
     except Exception as problem:  # a probe that cannot even start (bad credentials) is the check's answer
         return CheckResult(False, redact(" ".join(f"{type(problem).__name__}: {problem}".split())))
