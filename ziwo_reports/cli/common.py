@@ -223,6 +223,35 @@ def deliver_to(
     return delivered
 
 
+# Dry runs and checks ----------------------------------------------------------------------------
+
+#: Item lines a dry run prints per target.
+SHOWN_ITEMS = 10
+
+
+def print_plan(plan) -> None:  # plan: connectors.delivery.Plan
+    """A target's dry run: its items (the first SHOWN_ITEMS) and the first requests exactly as they
+    would go out (secrets masked), each list capped with a count of the rest."""
+    import orjson
+
+    rows = sum(item.rows for item in plan.items)
+    print(f"\n{plan.target_type} {plan.target_name}: {len(plan.items)} items, {rows} rows")
+    lines = plan.describe()
+    for line in lines[:SHOWN_ITEMS]:
+        print(f"  {line}")
+    if len(lines) > SHOWN_ITEMS:
+        print(f"  ... and {len(lines) - SHOWN_ITEMS} more items")
+    for request in plan.requests:
+        print(orjson.dumps(request, option=orjson.OPT_INDENT_2).decode())
+    if plan.requests and len(plan.items) > len(plan.requests):
+        print(f"(the first {len(plan.requests)} of {len(plan.items)} requests shown)")
+
+
+def check_line(target, result) -> str:  # TargetOptions, CheckResult
+    """A target's check as one line: `ok  webhook hook: HEAD ...: HTTP 200 in 3 ms, answers`."""
+    return f"{'ok' if result.ok else 'FAILED'}  {target.type} {target.target_name}: {result.detail}"
+
+
 # The Ziwo connection ----------------------------------------------------------------------------
 
 

@@ -10,7 +10,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from ziwo_reports.cli.common import add_db_option, add_wait_option, check_output, deliver_to, open_warehouse
+from ziwo_reports.cli.common import (
+    add_db_option,
+    add_wait_option,
+    check_line,
+    check_output,
+    deliver_to,
+    open_warehouse,
+    print_plan,
+)
 from ziwo_reports.cli.model_options import Override, add_model_options, flag_of, in_option_terms, model_values
 
 NAME = "report"
@@ -163,28 +171,17 @@ def _check(targets: list) -> int:
     for target in targets:
         result = delivery_for(target).check()
         failed += not result.ok
-        print(f"{'ok' if result.ok else 'FAILED'}  {target.type} {target.target_name}: {result.detail}")
+        print(check_line(target, result))
     return 1 if failed else 0
 
 
 def _show_plans(report, targets: list) -> None:
     """The dry run: per target, its items and the first requests exactly as they would go out."""
-    import orjson
-
     from ziwo_reports.connectors.delivery import delivery_for
 
     print(f"{report.title}: {report.table.num_rows} rows; dry run, nothing is sent or recorded")
     for target in targets:
-        plan = delivery_for(target).plan(report)
-        rows = sum(item.rows for item in plan.items)
-        print(f"\n{plan.target_type} {plan.target_name}: {len(plan.items)} items, {rows} rows")
-        lines = plan.describe()
-        for line in lines[:10]:
-            print(f"  {line}")
-        if len(lines) > 10:
-            print(f"  ... and {len(lines) - 10} more items")
-        for request in plan.requests:
-            print(orjson.dumps(request, option=orjson.OPT_INDENT_2).decode())
+        print_plan(delivery_for(target).plan(report))
 
 
 def _deliver(report, targets: list, args: argparse.Namespace) -> None:

@@ -1,4 +1,5 @@
-"""`ziwo-reports workflow list|validate`: the workflows of a folder, and whether they would work."""
+"""`ziwo-reports workflow list|validate|test|run`: the workflows of a folder, whether they would work,
+what they would send (and a marked test send), and running one now."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import sys
 from pathlib import Path
 
 NAME = "workflow"
-HELP = "list, validate, run, deploy or remove the workflows of a folder"
+HELP = "list, validate, test, run, deploy or remove the workflows of a folder"
 DESCRIPTION = (
     "Workflows are YAML files (one per workflow) in a folder, `workflows` by default. `list` shows them; "
     "`validate` checks one (by name or file) or all of them, conditions included, and prints `ok <name>` "
-    "for each, or one line per error naming the file, the field and the value (exit 1). `run NAME` runs one "
-    "now against the warehouse: what its conditions kept, then one line per target (exit 1 naming the first "
-    "failure, in the ledger for `replay`). `deploy NAME` creates or updates its Prefect deployment "
-    "(ziwo-workflow/NAME: a cron schedule, a trigger after each ingest, or none for manual) on the Prefect API of "
-    "PREFECT_API_URL, in a work pool (--pool); unchanged, it changes nothing. `remove NAME` deletes it."
+    "for each, or one line per error naming the file, the field and the value (exit 1). `test NAME` is a dry "
+    "run: what its conditions keep and drop now, what each target would be sent, and each target's check "
+    "(exit 1 when one fails); nothing is sent or written. With --send-test it then sends one marked test item "
+    "to each target and prints its answer. `run NAME` runs one now against the warehouse: what its conditions "
+    "kept, then one line per target (exit 1 naming the first failure, in the ledger for `replay`). `deploy NAME` "
+    "creates or updates its Prefect deployment (ziwo-workflow/NAME: a cron schedule, a trigger after each "
+    "ingest, or none for manual) on the Prefect API of PREFECT_API_URL, in a work pool (--pool); unchanged, it "
+    "changes nothing. `remove NAME` deletes it."
 )
 
 
@@ -24,10 +28,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     from ziwo_reports.cli.common import add_db_option, add_wait_option, instant
 
     parser.add_argument(
-        "action", choices=("list", "validate", "run", "deploy", "remove"), help="list, validate, run, deploy or remove"
+        "action",
+        choices=("list", "validate", "test", "run", "deploy", "remove"),
+        help="list, validate, test, run, deploy or remove",
     )
     parser.add_argument(
-        "workflow", nargs="?", help="validate: a workflow's name or its file (default: all); run: its name or file"
+        "workflow",
+        nargs="?",
+        help="validate: a workflow's name or its file (default: all); test, run: its name or file",
     )
     parser.add_argument(
         "--dir", type=Path, default=Path("workflows"), help="the folder of workflow files (default: workflows)"
@@ -37,7 +45,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--as-of",
         type=instant,
         metavar="ISO",
-        help="run: the moment the run takes as now, with its offset (2026-11-11T06:00:00+04:00); default: now",
+        help="test, run: the moment taken as now, with its offset (2026-11-11T06:00:00+04:00); default: now",
+    )
+    parser.add_argument(
+        "--send-test",
+        action="store_true",
+        help="test: after the dry run, send one marked test item to each target (webhook: a .test event; "
+        "http_api: X-Ziwo-Test: true, to test_url when set; file: -test file names) and print its answer",
     )
     add_wait_option(parser)
     parser.add_argument(
@@ -45,14 +59,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default="ziwo-reports",
         help="deploy: the Prefect work pool its runs go to (default: ziwo-reports, as prefect.yaml's deployments)",
     )
-
-
-def _trigger(workflow) -> str:
-    if workflow.trigger.kind == "schedule":
-        return f"schedule {workflow.trigger.schedule.cron} {workflow.trigger.schedule.timezone}"
-    if workflow.trigger.kind == "after_call":
-        return f"after_call ({workflow.trigger.after_call.on_change})"
-    return "manual"
 
 
 def _operation(workflow) -> str:
@@ -65,8 +71,12 @@ def _operation(workflow) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.send_test and args.action != "test":
+        raise ValueError(f"--send-test: only with `workflow test`, not `workflow {args.action}`")
     if args.action == "run":
         return _run(args)
+    if args.action == "test":
+        return _test(args)
     if args.action in ("deploy", "remove"):
         return _deploy(args) if args.action == "deploy" else _remove(args)
     return _list(args.dir) if args.action == "list" else _validate(args.dir, args.workflow)
@@ -87,7 +97,7 @@ def _list(folder: Path) -> int:
         table.add_column(header, overflow="fold")
     for name, (_, workflow) in sorted(workflows.items()):
         targets = ", ".join(f"{t.type} {t.target_name}" if t.name else t.type for t in workflow.targets())
-        table.add_row(name, "yes" if workflow.enabled else "no", _trigger(workflow), _operation(workflow), targets)
+        table.add_row(name, "yes" if workflow.enabled else "no", workflow.trigger_text(), _operation(workflow), targets)
     Console(width=200).print(table)
     return 0
 
@@ -149,19 +159,25 @@ def _named(folder: Path, which: str):  # -> tuple[Path, Workflow]
     return named[0]
 
 
+def _checked(args: argparse.Namespace):  # -> Workflow
+    """The workflow `test` or `run` names, checked against its columns, with a warehouse to run on."""
+    from ziwo_reports.workflows.model import WorkflowError, check_workflow
+
+    if not args.workflow:
+        raise WorkflowError(f"workflow {args.action}: give the workflow's name or file")
+    if not args.db.exists():
+        raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
+    path, workflow = _named(args.dir, args.workflow)
+    return check_workflow(workflow, str(path))
+
+
 def _run(args: argparse.Namespace) -> int:
     """Run one workflow now: what the conditions kept, one line per target; exit 1 naming the first failure."""
     from ziwo_reports.deliveries import new_run_id
     from ziwo_reports.timewindows import duration_text
-    from ziwo_reports.workflows.model import WorkflowError, check_workflow
     from ziwo_reports.workflows.run import run_workflow
 
-    if not args.workflow:
-        raise WorkflowError("workflow run: give the workflow's name or file")
-    if not args.db.exists():
-        raise ValueError(f"--db {str(args.db)!r}: no warehouse there; run `ziwo-reports ingest` first")
-    path, workflow = _named(args.dir, args.workflow)
-    check_workflow(workflow, str(path))
+    workflow = _checked(args)
     if workflow.delay is not None and workflow.enabled:
         print(f"delay {duration_text(workflow.delay)} is the deployment's: `run` sends now")
     result = run_workflow(
@@ -235,3 +251,120 @@ def _remove(args: argparse.Namespace) -> int:
     pending = f", and {removed.scheduled_runs_deleted} runs still scheduled" if removed.scheduled_runs_deleted else ""
     print(f"removed {removed.name} from {api}, its trigger{pending}")
     return 0
+
+
+#: Rows or calls `test` lists of those kept, and of those dropped.
+SHOWN_ROWS = 10
+
+
+def _test(args: argparse.Namespace) -> int:
+    """The dry run (what is kept and dropped, each target's plan and check), then with --send-test
+    one marked item to each target; exit 1 naming the first check or send that failed."""
+    from ziwo_reports.cli.common import check_line, print_plan
+    from ziwo_reports.workflows.dry_run import preview_workflow, select
+
+    workflow = _checked(args)
+    selection = select(
+        workflow,
+        args.db,
+        now=args.as_of,
+        wait=args.wait,
+        on_wait=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    what = f"{workflow.trigger_text()}, {_operation(workflow)}"
+    print(f"workflow {workflow.name}: {what}; dry run, nothing is sent or written")
+    for note in selection.notes:
+        print(f"note: {note}")
+    _print_selection(selection)
+    preview = preview_workflow(selection, workflow.targets())
+    for target in preview.targets:
+        if target.plan is not None:
+            print_plan(target.plan)
+        elif target.problem:
+            print(f"\n{target.title}: no plan: {target.problem}")
+    if not selection.kept_count:
+        print(
+            f"\nnothing would be sent: the conditions kept no {selection.unit}"
+            if selection.seen
+            else f"\nnothing would be sent: no {selection.unit}"
+        )
+    print("\ncheck the targets (read-only):")
+    for target in preview.targets:
+        print(f"  {check_line(target.target, target.check)}")
+    problems = preview.problems()
+    if args.send_test:
+        problems += _send_test(selection, preview.targets)
+    if problems:
+        more = f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""
+        raise RuntimeError(f"workflow test {workflow.name!r}: {problems[0]}{more}")
+    return 0
+
+
+def _print_selection(selection) -> None:  # Selection
+    """`kept 3 of 12 rows; dropped 9 (conditions: ...)`, then which, capped with a count of the rest."""
+    from ziwo_reports.workflows.dry_run import row_labels
+
+    what = "sample calls" if selection.sample else selection.unit
+    print(
+        f"kept {selection.kept_count} of {selection.seen} {what}; dropped {selection.dropped_count} "
+        f"(conditions: {selection.conditions})"
+    )
+    for word, report in (("kept", selection.kept), ("dropped", selection.dropped)):
+        labels = row_labels(report)
+        for label in labels[:SHOWN_ROWS]:
+            print(f"  {word:<8}{label}")
+        if len(labels) > SHOWN_ROWS:
+            print(f"  {word:<8}... and {len(labels) - SHOWN_ROWS} more")
+
+
+def _send_test(selection, previews: list) -> list[str]:  # Selection, list[TargetPreview] -> problems
+    """One marked test item to each target whose check passed (a failed check is already a problem);
+    the problems, one line each."""
+    from ziwo_reports.cli.common import print_plan
+    from ziwo_reports.workflows.marked_send import pick_item, send_test
+
+    item = pick_item(selection)
+    which = (
+        f"the first kept {selection.unit[:-1]}"
+        if item.kept
+        else (f"the conditions kept no {selection.unit}, so the first {selection.unit[:-1]} at all")
+    )
+    print(f"\ntest send: one marked item to each target, {which}: {item.label} (not recorded in the ledger)")
+    problems = []
+    for preview in previews:
+        if preview.check is not None and not preview.check.ok:
+            print(f"{preview.title}: not sent: its check failed")
+    checked = [p.target for p in previews if p.check is None or p.check.ok]
+    for send in send_test(item, checked):
+        for warning in send.warnings:
+            print(f"\nwarning: {send.title}: {warning}")
+        if send.plan is not None:
+            print_plan(send.plan)
+        if send.problem:
+            print(f"{send.title}: not sent: {send.problem}")
+            problems.append(f"test send to {send.title}: {send.problem}")
+        for result in send.results:
+            print(f"{send.title}: {_answer(result)}")
+            if result.status != "sent":
+                problems.append(f"test send to {send.title}: {result.error or result.status}")
+    return problems
+
+
+def _answer(result) -> str:  # ItemResult
+    """A target's answer to a test item, for a person: the status (code) and the start of the body."""
+    from ziwo_reports.cli.common import shown
+
+    info = result.info
+    if result.status != "sent":
+        return f"{result.status}: {result.error}"
+    if "format" in info:  # a file
+        return f"wrote {shown(result.ref or '')} ({info['format']}, {info['bytes']:,} bytes, {info['rows']} rows)"
+    ref = result.ref or ""
+    if ref.startswith("HTTP"):  # an API's status and the id it gave
+        said = ref
+    else:
+        said = ", ".join(
+            part for part in (f"HTTP {info['status']}" if "status" in info else "", ref and f"id {ref}") if part
+        )
+    body = f"; answer: {info['answer']}" if info.get("answer") else ""
+    return f"sent, {said}{body}" if said else f"sent{body}"

@@ -51,6 +51,8 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 SHOWN_REQUESTS = 3
 #: Body bytes a plan shows of each request.
 SHOWN_BODY = 4000
+#: Characters of an answer's body a test send shows.
+SHOWN_ANSWER = 200
 PRIVATE_HINT = "allow_private_urls: true on the target allows it, for a receiver on your own network"
 
 
@@ -167,6 +169,13 @@ def failure(error: Exception) -> str:
     if isinstance(error, AddressRefused):
         message += f" ({PRIVATE_HINT})"
     return redact(message if isinstance(error, HttpError) else f"{type(error).__name__}: {message}")
+
+
+def short_answer(reply: Reply, limit: int = SHOWN_ANSWER) -> str:
+    """The start of a 2xx answer's body, one line, secrets masked: what a test send shows of it."""
+    # only the start is decoded: an item's answer may be megabytes, and a delivery has thousands
+    text = " ".join((reply.response.content or b"")[: limit * 4].decode("utf-8", errors="replace").split())
+    return redact(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def status_line(reply: Reply) -> str:

@@ -101,6 +101,7 @@ def calls_since(
     ended_from: datetime | None = None,
     up_to_run: int | None = None,
     now: datetime | None = None,
+    use_cursor: bool = True,
 ) -> CallBatch:
     """The completed calls the workflow has not seen (see the module's docstring), as call details
     in `timezone`. A workflow without a cursor starts at the newest finished run (it does not
@@ -108,7 +109,8 @@ def calls_since(
     (0: every call held), or with every call that ended from `ended_from` on (a deployed
     workflow's first run: the calls since it was deployed). `up_to_run` caps the batch at that
     run (a delayed send takes the calls of its trigger, not those that came while it waited).
-    Reads only; nothing moves until `advance`."""
+    `use_cursor=False` reads after `since_run` whatever the cursor says (`workflow test`'s sample of
+    recent calls). Reads only; nothing moves until `advance`."""
     _check(workflow, on_change)
     check_instance(warehouse, instance)
     for name, value in (("since_run", since_run), ("up_to_run", up_to_run)):
@@ -119,7 +121,7 @@ def calls_since(
         up_to, finished_at = up_to_run, None
     # the batch's "now" is when its last run finished: run again, it sends the same bytes
     now = now or finished_at
-    cursor = cursor_of(warehouse, workflow)
+    cursor = cursor_of(warehouse, workflow) if use_cursor else None
     first_from = ended_from if cursor is None and since_run is None else None
     if cursor is not None:
         after = cursor

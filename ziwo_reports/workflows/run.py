@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -25,7 +26,7 @@ from ziwo_reports.deliveries import Delivered, deliver_report
 from ziwo_reports.report import compute_report
 from ziwo_reports.report_model import Report, row_keys
 from ziwo_reports.warehouse import Warehouse, open_warehouse
-from ziwo_reports.workflows.after_call import advance, calls_since
+from ziwo_reports.workflows.after_call import CallBatch, advance, calls_since
 from ziwo_reports.workflows.conditions import filter_table, to_text
 from ziwo_reports.workflows.model import Workflow, WorkflowError
 
@@ -86,17 +87,47 @@ def _with_totals(report: Report) -> pa.Table:
     return table
 
 
+def split_report(report: Report, conditions, *, with_totals: bool) -> tuple[Report, Report]:
+    """The report's rows the conditions keep and those they drop, as two reports, each row under the
+    key it has in the full report. Conditions on `totals.<name>` need `with_totals`."""
+    keys = row_keys(report)
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    if conditions is None:
+        return replace(report, keys=keys), replace(report, table=report.table.slice(0, 0), keys=keys.slice(0, 0))
+    table = _with_totals(report) if with_totals else report.table
+    table = table.append_column(_ROW, pa.array(range(table.num_rows), pa.int64()))
+
+    def rows(part: pa.Table) -> Report:
+        places = part[_ROW].combine_chunks() if part.num_rows else pa.array([], pa.int64())
+        return replace(report, table=report.table.take(places), keys=keys.take(places))
+
+    kept, dropped = filter_table(table, conditions)
+    return rows(kept), rows(dropped)
+
+
 def _keep(report: Report, conditions, *, with_totals: bool) -> Report:
     """The report with only the rows the conditions keep, each under the key it has in the full report."""
     if conditions is None:
         return report
-    keys = row_keys(report)
-    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    table = _with_totals(report) if with_totals else report.table
-    table = table.append_column(_ROW, pa.array(range(table.num_rows), pa.int64()))
-    kept, _ = filter_table(table, conditions)
-    places = kept[_ROW].combine_chunks() if kept.num_rows else pa.array([], pa.int64())
-    return replace(report, table=report.table.take(places), keys=keys.take(places))
+    return split_report(report, conditions, with_totals=with_totals)[0]
+
+
+def next_calls(
+    warehouse: Warehouse, workflow: Workflow, *, now: datetime | None, since_run: int | None = None, **options: Any
+) -> CallBatch:
+    """The calls an after_call workflow's next run sees (`calls_since` and its `options`; reads only,
+    the cursor stays)."""
+    spec = workflow.spec()
+    return calls_since(
+        warehouse,
+        workflow.name,
+        on_change=workflow.trigger.after_call.on_change,
+        instance=spec.instance,
+        timezone=spec.timezone,
+        since_run=since_run,
+        now=now,
+        **options,
+    )
 
 
 def _deliver(
@@ -176,19 +207,8 @@ def _after_call(
     calls_from: datetime | None,
     up_to_run: int | None,
 ) -> WorkflowRun:
-    on_change = workflow.trigger.after_call.on_change
-    spec = workflow.spec()
     with ledger() as warehouse:  # reads only; the cursor moves in `advance`, after the deliveries
-        batch = calls_since(
-            warehouse,
-            workflow.name,
-            on_change=on_change,
-            instance=spec.instance,
-            timezone=spec.timezone,
-            now=now,
-            ended_from=calls_from,
-            up_to_run=up_to_run,
-        )
+        batch = next_calls(warehouse, workflow, now=now, ended_from=calls_from, up_to_run=up_to_run)
     kept = _keep(batch.report, workflow.conditions, with_totals=False)
     result = WorkflowRun(workflow.name, "calls", text, len(batch), kept.table.num_rows)
     result.kept_table = kept.table

@@ -26,6 +26,7 @@ from ziwo_reports.connectors.delivery import (
     table_hash,
 )
 from ziwo_reports.connectors.files.destination import LocalDestination, open_destination
+from ziwo_reports.connectors.files.naming import marked_template
 from ziwo_reports.connectors.files.options import FileOptions
 from ziwo_reports.connectors.files.write import PartlyWrittenError, file_targets, write_report_files
 from ziwo_reports.redaction import redact
@@ -41,9 +42,19 @@ class FileTarget(TargetOptions, FileOptions):
     )
 
     type: Literal["file"] = Field(default="file", title="Type", description="file: report files in a folder or URL.")
+    test: bool = Field(
+        default=False,
+        title="Test send",
+        description="Write test files: each name gets -test before its extension (..._Asia-Dubai-test.xlsx) and "
+        "replaces an earlier test file; a real file is never written over.",
+    )
 
     def file_options(self) -> FileOptions:
-        return FileOptions.model_validate(self.model_dump(exclude={"type", "name"}))
+        """The file options; a test send's with its -test names, replacing an earlier test's files."""
+        options = FileOptions.model_validate(self.model_dump(exclude={"type", "name", "test"}))
+        if self.test:
+            options = options.model_copy(update={"template": marked_template(self.template), "overwrite": "replace"})
+        return options
 
 
 class FileDelivery:

@@ -112,6 +112,20 @@ def render_name(template: str, fields: dict[str, Any], ext: str) -> str:
     return name
 
 
+#: What a test send's file names carry before their extension.
+TEST_SUFFIX = "-test"
+_EXTENSION_FIELDS = ("{ext}", "{format}")
+
+
+def marked_template(template: str) -> str:
+    """The template of a test send's files: `-test` before the extension (`..._Asia-Dubai-test.xlsx`),
+    or at the end of a name without one, so a test never writes over a real file."""
+    stem, dot, suffix = template.rpartition(".")
+    if dot and stem and "/" not in suffix and (suffix in _EXTENSION_FIELDS or suffix.lower() in EXTENSIONS):
+        return f"{stem}{TEST_SUFFIX}.{suffix}"
+    return template + TEST_SUFFIX
+
+
 def check_template(template: str) -> None:
     """Raise TemplateError now for a template that could never name a file."""
     sample = datetime(2026, 1, 1)

@@ -7,6 +7,10 @@ key and its position; POST and PATCH carry an `Idempotency-Key` derived from it,
 rerun and replay, so an API that honours it (or upserts on a PUT to a row's URL) holds each row once.
 A 2xx counts as delivered, or only when `success_field` of the JSON answer says so; `id_field` of
 the answer goes into the ledger as the item's reference.
+
+A test send (`test: true`) carries the header `X-Ziwo-Test: true`, goes to `test_url` when the
+options have one (the API's sandbox), and keys each item `test:<key>`: its Idempotency-Key differs
+from the real item's, so an API that dedups by it still takes the real send afterwards.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from ziwo_reports.connectors.http_api.mapping import (
     parse_template,
     render_value,
 )
-from ziwo_reports.connectors.http_api.options import NO_BODY, HttpApiTarget
+from ziwo_reports.connectors.http_api.options import NO_BODY, TEST_HEADER, HttpApiTarget
 from ziwo_reports.connectors.http_delivery import (
     SHOWN_REQUESTS,
     OutboundRequest,
@@ -52,6 +56,7 @@ from ziwo_reports.connectors.http_delivery import (
     mask_url,
     probe,
     send_requests,
+    short_answer,
     shown_request,
 )
 from ziwo_reports.connectors.secrets import load_credentials
@@ -65,6 +70,8 @@ KEYED_METHODS = ("POST", "PATCH")
 #: An API's answer is read for success_field and id_field: more than this is refused (the item fails).
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 SAMPLE = 5
+#: What a test send's keys start with (as a webhook's test messages' do).
+TEST_KEY_PREFIX = "test:"
 
 
 def idempotency_key(target_name: str, key: str) -> str:
@@ -149,7 +156,8 @@ class _UrlTemplate:
     """The URL and query templates, filled per row (or per batch): placeholders quoted whole."""
 
     def __init__(self, options: HttpApiTarget) -> None:
-        parts = urlsplit(options.url)
+        parts = urlsplit(options.send_url)
+        self.where = "test_url" if options.send_url != options.url else "url"
         self.parts = parts
         self.path = parse_template(parts.path)
         self.url_query = parse_template(parts.query)
@@ -168,8 +176,8 @@ class _UrlTemplate:
         return "".join(out)
 
     def url(self, values: Mapping[str, Any], extra: Sequence[tuple[str, str]], key: str) -> str:
-        path = self._fill(self.path, values, "url", key)
-        query = self._fill(self.url_query, values, "url", key)
+        path = self._fill(self.path, values, self.where, key)
+        query = self._fill(self.url_query, values, self.where, key)
         params = [(name, template.render(values)) for name, template in self.query.items()] + list(extra)
         if params:
             query = "&".join(part for part in (query, urlencode(params)) if part)
@@ -246,7 +254,7 @@ class HttpApiDelivery:
     def _client(self, auth: Auth | None) -> Any:
         options = self.options
         policy = delivery_policy(options.timeout_s, MAX_ANSWER_BYTES)
-        parts = urlsplit(options.url)
+        parts = urlsplit(options.send_url)
         return client_factory(f"{parts.scheme}://{parts.netloc}", policy, auth, options.allow_private_urls)
 
     def _compile(self, report: Report) -> CompiledMapping:
@@ -282,13 +290,14 @@ class HttpApiDelivery:
         rows = report.table.to_pylist()
         keys = [str(key) for key in row_keys(report).to_pylist()]
         urls = _UrlTemplate(options)
+        prefix = TEST_KEY_PREFIX if options.test else ""
         try:
             if options.batch_size == 1:
                 return [
-                    self._row_request(compiled, urls, row, {**meta, "row_key": key}, key)
+                    self._row_request(compiled, urls, row, {**meta, "row_key": key}, key, prefix + key)
                     for row, key in zip(rows, keys, strict=True)
                 ]
-            return self._batch_requests(compiled, urls, rows, keys, meta, report_key(report))
+            return self._batch_requests(compiled, urls, rows, keys, meta, prefix + report_key(report))
         except MappingError as problem:
             raise DeliveryConfigError(f"{KIND} delivery: {problem}") from None
 
@@ -298,29 +307,38 @@ class HttpApiDelivery:
             headers["Content-Type"] = "application/json"
         if self.options.method in KEYED_METHODS:
             headers["Idempotency-Key"] = idempotency_key(self.options.target_name, key)
+        if self.options.test:
+            headers[TEST_HEADER] = "true"
         return headers
 
     def _row_request(
-        self, compiled: CompiledMapping, urls: _UrlTemplate, row: dict[str, Any], meta: dict[str, Any], key: str
+        self,
+        compiled: CompiledMapping,
+        urls: _UrlTemplate,
+        row: dict[str, Any],
+        meta: dict[str, Any],
+        key: str,
+        item_key: str,
     ) -> OutboundRequest:
+        """The request of one row, keyed `item_key` (the row's key, `test:`-prefixed for a test send)."""
         mapped = compiled.body(row, meta)
         sample = orjson.loads(orjson.dumps(mapped))
         values = {**meta, **row}
         if self.options.method in NO_BODY:
             return OutboundRequest(
-                key=key,
+                key=item_key,
                 method=self.options.method,
                 url=urls.url(values, _flat(sample), key),
-                headers=self._headers(key, body=False),
+                headers=self._headers(item_key, body=False),
                 rows=1,
                 row_keys=(key,),
                 sample=(sample,),
             )
         return OutboundRequest(
-            key=key,
+            key=item_key,
             method=self.options.method,
             url=urls.url(values, (), key),
-            headers=self._headers(key, body=True),
+            headers=self._headers(item_key, body=True),
             body=orjson.dumps(mapped),
             rows=1,
             row_keys=(key,),
@@ -404,7 +422,8 @@ class HttpApiDelivery:
             if found and value is not None:
                 ids = [render_value(v) for v in value] if isinstance(value, list) else [render_value(value)]
                 ref += f" id={capped(ids)}"
-        return ItemResult(request.key, "sent", ref=redact(ref), info={"status": status, "url": mask_url(request.url)})
+        info = {"status": status, "url": mask_url(request.url), "answer": short_answer(reply)}
+        return ItemResult(request.key, "sent", ref=redact(ref), info=info)
 
 
 register(HttpApiTarget, HttpApiDelivery)

@@ -17,6 +17,8 @@ from ziwo_reports.connectors.secrets import check_reference
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 #: Methods whose request has no body: the mapped fields go in the query string.
 NO_BODY = ("GET", "DELETE")
+#: The header that marks a test send (`test: true`); the options may not set it themselves.
+TEST_HEADER = "X-Ziwo-Test"
 
 
 def _url_template_problem(url: str) -> str | None:
@@ -128,6 +130,18 @@ class HttpApiTarget(TargetOptions):
     timeout_s: float = Field(
         default=30, gt=0, le=600, title="Timeout (s)", description="Seconds one attempt of a request may take."
     )
+    test_url: str | None = Field(
+        default=None,
+        title="Test URL",
+        description="The API's sandbox, where a test send (`workflow test --send-test`) goes instead of the URL; "
+        "the same placeholders and rules as the URL. None: a test goes to the URL, marked by its header only.",
+    )
+    test: bool = Field(
+        default=False,
+        title="Test send",
+        description="Mark the requests as a test: the header X-Ziwo-Test: true, sent to test_url when set, and keys "
+        "(and so Idempotency-Keys) of their own (test:...), which never collide with real sends.",
+    )
     check_method: Literal["HEAD", "GET", "OPTIONS"] = Field(
         default="HEAD", title="Check method", description="The harmless request `check` (test connection) makes."
     )
@@ -137,10 +151,10 @@ class HttpApiTarget(TargetOptions):
         description="Where `check` sends it, on the same host; None: the URL up to its first placeholder.",
     )
 
-    @field_validator("url")
+    @field_validator("url", "test_url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        problem = _url_template_problem(value)
+    def _url(cls, value: str | None) -> str | None:
+        problem = _url_template_problem(value) if value is not None else None
         if problem:
             raise ValueError(problem)
         return value
@@ -169,7 +183,7 @@ class HttpApiTarget(TargetOptions):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        return check_headers(value)
+        return check_headers(value, reserved_prefixes=(TEST_HEADER.lower(),))
 
     @field_validator("credentials")
     @classmethod
@@ -201,12 +215,20 @@ class HttpApiTarget(TargetOptions):
         return self
 
     def placeholders(self) -> list[str]:
-        """The names used in the URL and the query templates."""
-        parts = urlsplit(self.url)
-        names = template_names(parts.path + "?" + parts.query)
+        """The names used in the URL, the test URL and the query templates."""
+        names = []
+        for url in (self.url, self.test_url):
+            if url is not None:
+                parts = urlsplit(url)
+                names += template_names(parts.path + "?" + parts.query)
         for template in self.query.values():
             names += template_names(template)
         return names
+
+    @property
+    def send_url(self) -> str:
+        """The URL template requests go to: test_url for a test send that has one, else the URL."""
+        return self.test_url if self.test and self.test_url else self.url
 
     def probe_url(self) -> str:
         """Where `check` goes: check_url, or the URL up to its first placeholder."""

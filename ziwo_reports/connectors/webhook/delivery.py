@@ -37,6 +37,7 @@ from ziwo_reports.connectors.http_delivery import (
     mask_url,
     probe,
     send_requests,
+    short_answer,
     shown_request,
 )
 from ziwo_reports.connectors.secrets import CredentialsError, load_credentials
@@ -137,7 +138,8 @@ class WebhookDelivery:
         judged = judge_status(request, reply, gone_on_410=True)
         if judged is not None:
             return judged
-        return ItemResult(request.key, "sent", ref=request.headers[ID_HEADER], info={"status": reply.status})
+        info = {"status": reply.status, "answer": short_answer(reply)}
+        return ItemResult(request.key, "sent", ref=request.headers[ID_HEADER], info=info)
 
     # --- the contract ----------------------------------------------------------------------------
 
