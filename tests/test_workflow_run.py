@@ -282,3 +282,43 @@ def test_a_process_killed_mid_delivery_loses_nothing_and_sends_nothing_new(simul
     assert held_keys(receiver) == sorted(f"sim:call:{call_id}" for call_id in expected)  # each once
     assert seen_before <= {request.headers["webhook-id"] for request in receiver.requests(PATH)}
     assert len({request.headers["webhook-id"] for request in receiver.requests(PATH)}) == len(expected)
+
+
+def test_a_replay_sends_the_rows_the_conditions_kept_not_the_whole_report(db, receiver, capsys):
+    """A webhook in `report` mode sends the kept rows as one message; its replay from the ledger
+    computes the report again and keeps the same rows, under the same message id."""
+    workflow = report_workflow(receiver, "group_id in (1, 3)")
+    workflow = workflow.model_copy(update={"deliveries": parse_workflow(
+        {**workflow.model_dump(mode="json"), "deliveries": [hook(receiver, mode="report")]}
+    ).deliveries})  # fmt: skip
+    receiver.fail(PATH, 503)
+    failed = run(workflow, db, run_id="run-kept")
+    assert failed.failed and ledger(db)[0].status == "failed"
+    receiver.fail(PATH, None)
+    assert main(["replay", "--run", "run-kept", "--db", str(db)]) == 0
+    assert "replayed 1 deliveries: all sent" in capsys.readouterr().out
+    [event] = receiver.events(PATH).values()
+    assert sorted(row["group_id"] for row in event["data"]["rows"]) == [1, 3]
+    ids = {request.headers["webhook-id"] for request in receiver.requests(PATH)}
+    assert len(ids) == 1  # the failed attempts and the replay: one message id
+
+
+def test_a_replay_of_after_call_calls_leaves_them_to_the_workflow_s_next_run(simulator, receiver, tmp_path, capsys):
+    sim = simulator(days=1, calls_per_day=80)
+    path = tmp_path / "ziwo.duckdb"
+    ingest(sim, path)
+    workflow = call_workflow(receiver)
+    run_workflow(workflow, path, run_id="r1", source="test")
+    sim.store.set_now(sim.store.world.now + timedelta(hours=3))
+    ingest(sim, path)
+    receiver.fail(PATH, 422)
+    failed = run_workflow(workflow, path, run_id="r2", source="test")
+    tried = len(receiver.requests(PATH))
+    receiver.fail(PATH, None)
+    assert main(["replay", "--run", "r2", "--db", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "its cursor did not move, so its next run sends this call again" in captured.err
+    assert "`ziwo-reports workflow run follow-up`" in captured.err
+    assert len(receiver.requests(PATH)) == tried  # nothing else was sent in the calls' name
+    again = run_workflow(workflow, path, run_id="r3", source="test")
+    assert again.kept == failed.kept > 0 and not again.failed and again.advanced_to == 2

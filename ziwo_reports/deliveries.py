@@ -80,8 +80,14 @@ class Delivered:
 
 
 def _pinned_spec(report: Report) -> str:
-    """The report's spec with its "now" fixed, as JSON: computed again, the same window."""
-    return orjson.dumps({**report.spec.model_dump(mode="json"), "as_of": report.as_of.isoformat()}).decode()
+    """The report's spec with its "now" fixed, as JSON: computed again, the same window; with what
+    kept only some of its rows (`kept_by`) and what made it when a spec alone did not (`origin`)."""
+    pinned = {**report.spec.model_dump(mode="json"), "as_of": report.as_of.isoformat()}
+    if report.kept_by is not None:
+        pinned["kept_by"] = report.kept_by
+    if report.origin is not None:
+        pinned["origin"] = report.origin
+    return orjson.dumps(pinned).decode()
 
 
 def _options_json(options: TargetOptions) -> str:
@@ -274,6 +280,27 @@ class Replayed:
         return failed | self.missing
 
 
+#: The origin of an after_call workflow's batch of calls: `after_call:<workflow>`.
+AFTER_CALL = "after_call:"
+
+
+def _leave_to_the_workflow(rows: list[LedgerRow], workflow: str, replayed: Replayed, open_ledger: LedgerOpener) -> None:
+    """An after_call batch is not computed from a spec: the calls that failed are still after the
+    workflow's cursor (it moves only once every target took them), so its next run sends them
+    again under the same keys. Say so on each row instead of sending something else."""
+    problem = (
+        f"an after_call delivery of workflow {workflow!r}: its cursor did not move, so its next run sends "
+        f"this call again under the same key; to send now: `ziwo-reports workflow run {workflow}`"
+    )
+    recorder = _Recorder(open_ledger, 500, 2.0)
+    try:
+        for row in rows:
+            replayed.missing[row.delivery_id] = problem
+            recorder.add(row.delivery_id, ItemResult(row.chunk_key, "failed", error=problem))
+    finally:
+        recorder.flush()
+
+
 def replay(rows: Iterable[LedgerRow], compute: Compute, open_ledger: LedgerOpener) -> Replayed:
     """Send again the items of these ledger rows: per original delivery (run, target, spec), the
     report is computed again with its "now" pinned and only those items are delivered; each new
@@ -283,7 +310,16 @@ def replay(rows: Iterable[LedgerRow], compute: Compute, open_ledger: LedgerOpene
     for row in rows:
         groups.setdefault((row.run_id, row.target_name, row.spec, row.options), []).append(row)
     for (_, _, spec, options), group in groups.items():
-        report = compute(make_spec(**orjson.loads(spec)))
+        pinned = orjson.loads(spec)
+        kept_by, origin = pinned.pop("kept_by", None), pinned.pop("origin", None)
+        if origin is not None and origin.startswith(AFTER_CALL):
+            _leave_to_the_workflow(group, origin.removeprefix(AFTER_CALL), replayed, open_ledger)
+            continue
+        report = compute(make_spec(**pinned))
+        if kept_by is not None:  # a workflow's conditions kept some rows: the same rows again
+            from ziwo_reports.workflows.kept_rows import keep_again
+
+            report = keep_again(report, kept_by)
         delivery = delivery_for(orjson.loads(options))
         by_key = {row.chunk_key: row for row in group}
         recorder = _Recorder(open_ledger, 500, 2.0)

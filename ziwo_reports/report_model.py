@@ -301,6 +301,11 @@ class Report:
     # workflow's batch of calls): the report's key, and one key per row of `table`.
     key: str | None = None
     keys: pa.Array | None = None
+    # What kept only some rows (a workflow's conditions, as data): pinned in the ledger with the
+    # spec, so that a replay computes the report again and keeps the same rows.
+    kept_by: dict[str, Any] | None = None
+    # What made the report when not a spec alone (`after_call:<workflow>`): the ledger says so.
+    origin: str | None = None
 
     @property
     def title(self) -> str:

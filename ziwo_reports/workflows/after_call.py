@@ -161,6 +161,7 @@ def calls_since(
     report.table = table
     batch = CallBatch(workflow, on_change, after, max(up_to, after), report, versions)
     report.key = _batch_key(instance, workflow, on_change, after, batch.up_to_run)
+    report.origin = f"after_call:{workflow}"  # the ledger: a replay leaves these to the workflow's next run
     report.keys = call_keys(batch, on_change)
     return batch
 

@@ -34,8 +34,9 @@ from ziwo_reports.timewindows import duration_text
 from ziwo_reports.warehouse import Warehouse, open_warehouse
 from ziwo_reports.workflows.after_call import cursor_of, finished_through
 from ziwo_reports.workflows.conditions import to_text
+from ziwo_reports.workflows.kept_rows import split_report
 from ziwo_reports.workflows.model import Workflow
-from ziwo_reports.workflows.run import next_calls, split_report
+from ziwo_reports.workflows.run import next_calls
 
 
 @dataclass

@@ -14,23 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from ziwo_reports.connectors.files.headline import totals
 from ziwo_reports.deliveries import Delivered, deliver_report
 from ziwo_reports.report import compute_report
-from ziwo_reports.report_model import Report, row_keys
+from ziwo_reports.report_model import Report
 from ziwo_reports.warehouse import Warehouse, open_warehouse
 from ziwo_reports.workflows.after_call import CallBatch, advance, calls_since
-from ziwo_reports.workflows.conditions import filter_table, to_text
+from ziwo_reports.workflows.conditions import to_text
+from ziwo_reports.workflows.kept_rows import keep_rows
 from ziwo_reports.workflows.model import Workflow, WorkflowError
-
-_ROW = "__workflow_row"  # the row's place in the full table, to keep its key through the filter
 
 
 @dataclass
@@ -75,41 +73,6 @@ Opener = Callable[[bool], AbstractContextManager[Warehouse]]
 def _refuse(workflow: Workflow) -> None:
     if not workflow.enabled:
         raise WorkflowError(f"workflow {workflow.name!r} is disabled (enabled: false): nothing run, nothing sent")
-
-
-def _with_totals(report: Report) -> pa.Table:
-    """The report's table with each headline total as a column `totals.<name>`, one value repeated."""
-    table = report.table
-    rows = table.num_rows
-    for total in totals(report):
-        dtype = pa.int64() if total.kind == "count" else pa.float64()
-        table = table.append_column(f"totals.{total.name}", pa.array([total.field_value] * rows, dtype))
-    return table
-
-
-def split_report(report: Report, conditions, *, with_totals: bool) -> tuple[Report, Report]:
-    """The report's rows the conditions keep and those they drop, as two reports, each row under the
-    key it has in the full report. Conditions on `totals.<name>` need `with_totals`."""
-    keys = row_keys(report)
-    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    if conditions is None:
-        return replace(report, keys=keys), replace(report, table=report.table.slice(0, 0), keys=keys.slice(0, 0))
-    table = _with_totals(report) if with_totals else report.table
-    table = table.append_column(_ROW, pa.array(range(table.num_rows), pa.int64()))
-
-    def rows(part: pa.Table) -> Report:
-        places = part[_ROW].combine_chunks() if part.num_rows else pa.array([], pa.int64())
-        return replace(report, table=report.table.take(places), keys=keys.take(places))
-
-    kept, dropped = filter_table(table, conditions)
-    return rows(kept), rows(dropped)
-
-
-def _keep(report: Report, conditions, *, with_totals: bool) -> Report:
-    """The report with only the rows the conditions keep, each under the key it has in the full report."""
-    if conditions is None:
-        return report
-    return split_report(report, conditions, with_totals=with_totals)[0]
 
 
 def next_calls(
@@ -186,7 +149,7 @@ def run_workflow(
         )
     with opener(True) as warehouse:
         report = compute_report(warehouse, workflow.spec(), now)
-    kept = _keep(report, workflow.conditions, with_totals=True)
+    kept = keep_rows(report, workflow.conditions, with_totals=True)
     result = WorkflowRun(workflow.name, "rows", text, report.table.num_rows, kept.table.num_rows)
     result.kept_table = kept.table
     if not kept.table.num_rows:
@@ -209,7 +172,7 @@ def _after_call(
 ) -> WorkflowRun:
     with ledger() as warehouse:  # reads only; the cursor moves in `advance`, after the deliveries
         batch = next_calls(warehouse, workflow, now=now, ended_from=calls_from, up_to_run=up_to_run)
-    kept = _keep(batch.report, workflow.conditions, with_totals=False)
+    kept = keep_rows(batch.report, workflow.conditions, with_totals=False)
     result = WorkflowRun(workflow.name, "calls", text, len(batch), kept.table.num_rows)
     result.kept_table = kept.table
     if kept.table.num_rows:
