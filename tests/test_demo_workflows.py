@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import run_ingest
 from ziwo_reports.cli import demo_workflows
-from ziwo_reports.cli.demo_receiver import DemoReceiver
+from ziwo_reports.cli.webhook_receiver import WebhookReceiver
 from ziwo_reports.warehouse import open_warehouse
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "workflows" / "examples"
@@ -44,7 +44,7 @@ def _demo(simulator, tmp_path, *, sender_secret=None):
     demo_workflows.use_secret(sender_secret or secret)
     examples = demo_workflows.load_examples(EXAMPLES)
     now = sim.store.world.now
-    with DemoReceiver(secret) as receiver:
+    with WebhookReceiver(secret) as receiver:
         demos = [demo_workflows.retarget(path, receiver, tmp_path) for path in examples.values()]
         demo_workflows.start_after_call(demos[1], db, now, None, print)
         with open_warehouse(db) as warehouse:
@@ -100,7 +100,7 @@ def test_a_signature_the_receiver_cannot_verify_is_a_problem(simulator, tmp_path
 
 def test_the_examples_are_retargeted_in_memory_only(tmp_path):
     before = {path: path.read_bytes() for path in EXAMPLES.iterdir()}
-    with DemoReceiver(demo_workflows.new_secret()) as receiver:
+    with WebhookReceiver(demo_workflows.new_secret()) as receiver:
         demos = [
             demo_workflows.retarget(p, receiver, tmp_path) for p in demo_workflows.load_examples(EXAMPLES).values()
         ]

@@ -314,3 +314,15 @@ def test_cli_validate(tmp_path, capsys):
     assert "no workflow 'nightly' in" in capsys.readouterr().err
     assert main(["workflow", "validate", "--dir", str(tmp_path / "missing")]) == 1
     assert "no such folder of workflows" in capsys.readouterr().err
+
+
+def test_the_readme_walk_through_workflow_is_valid():
+    """The workflow the README's walk-through writes out loads and passes `validate` as written."""
+    import re
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Walk-through: the workflow builder's seven steps") :]
+    document = re.search(r"```yaml\n(.*?)```", section, flags=re.DOTALL).group(1)
+    workflow = check_workflow(parse_workflow(yaml.safe_load(document)), "README walk-through")
+    assert workflow.name == "agents-yesterday" and workflow.spec().timezone == "UTC-12:00"
+    assert [target.target_name for target in workflow.targets()] == ["ops-webhook"]

@@ -15,6 +15,7 @@ from ziwo_reports.cli import (
     demo,
     ingest,
     pull,
+    receive,
     replay,
     report,
     save_block,
@@ -25,7 +26,7 @@ from ziwo_reports.cli import (
 from ziwo_reports.cli.common import CommandParser, OneLineParser, one_line_error
 
 #: The commands, in the order `--help` lists them. A new command is a module here.
-COMMANDS = (pull, ingest, report, deliveries, replay, workflow, serve, save_block, simulator, demo)
+COMMANDS = (pull, ingest, report, deliveries, replay, workflow, receive, serve, save_block, simulator, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

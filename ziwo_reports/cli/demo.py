@@ -40,7 +40,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ziwo_reports.cli import demo_workflows
-    from ziwo_reports.cli.demo_receiver import DemoReceiver
+    from ziwo_reports.cli.webhook_receiver import WebhookReceiver
     from ziwo_reports.connectors.files.delivery import FileTarget
     from ziwo_reports.connectors.files.headline import totals
     from ziwo_reports.connectors.ziwo import ZiwoClient, ZiwoSettings
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     def on_wait(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    with DemoReceiver(secret) as receiver:
+    with WebhookReceiver(secret) as receiver:
         with Simulator(cfg) as simulator:
             print(
                 f"simulator: {simulator.base_url}, {cfg.agents} agents, ~{cfg.calls_per_day} calls/day, "

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ziwo_reports.cli.demo_receiver import DemoReceiver, Summary
+from ziwo_reports.cli.webhook_receiver import Summary, WebhookReceiver
 
 #: The examples the demo runs, in order: a report, then a call-by-call workflow.
 EXAMPLES = ("daily-agent-report", "long-complaint-calls")
@@ -73,7 +73,7 @@ def load_examples(folder: Path) -> dict[str, Path]:
     return {name: found[name] for name in EXAMPLES}
 
 
-def retarget(path: Path, receiver: DemoReceiver, out_dir: Path) -> DemoWorkflow:
+def retarget(path: Path, receiver: WebhookReceiver, out_dir: Path) -> DemoWorkflow:
     """The example of `path` for the demo (the file is not touched): webhooks to the receiver (loopback
     allowed, signed with the demo's secret), files into `out_dir`, the simulator's instance."""
     from ziwo_reports.workflows.model import check_workflow, load_workflow, parse_workflow
@@ -176,7 +176,7 @@ class Outcome:
 
 def run_examples(
     demos: list[DemoWorkflow],
-    receiver: DemoReceiver,
+    receiver: WebhookReceiver,
     db: Path,
     now: datetime,
     wait: float | None,

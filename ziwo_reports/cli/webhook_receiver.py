@@ -1,9 +1,10 @@
-"""The demo's webhook receiver: a real HTTP server on loopback (a random port, in a thread) that
-checks each message's Standard Webhooks signature with the `standardwebhooks` library, as a real
-receiver would, answers 204 (or 401 when the signature does not verify), and keeps what came, per
-path, so the demo can print what each workflow delivered.
+"""A webhook receiver for the demo and `ziwo-reports receive`: a real HTTP server on loopback (a
+random port or a given one, in a thread) that checks each message's Standard Webhooks signature
+with the `standardwebhooks` library, as a real receiver would, answers 204 (or 401 when the
+signature does not verify), and keeps what came, per path, so the demo can print what each
+workflow delivered; `on_arrival` hears of each message as it comes.
 
-    with DemoReceiver(secret) as receiver:
+    with WebhookReceiver(secret) as receiver:
         url = receiver.url("/daily-agent-report/ops-dashboard")
         ...
         receiver.received("/daily-agent-report/ops-dashboard")  # [Arrived(...), ...]
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,13 +44,14 @@ class Summary:
     unverified: int
 
 
-class DemoReceiver:
+class WebhookReceiver:
     """A loopback webhook receiver verifying every message with `secret` (whsec_...)."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, *, port: int = 0, on_arrival: Callable[[str, Arrived], None] | None = None) -> None:
         from standardwebhooks.webhooks import Webhook
 
         self._webhook = Webhook(secret)
+        self._on_arrival = on_arrival
         self._lock = threading.Lock()
         self._arrived: dict[str, list[Arrived]] = defaultdict(list)
         receiver = self
@@ -67,11 +70,11 @@ class DemoReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def __enter__(self) -> DemoReceiver:
+    def __enter__(self) -> WebhookReceiver:
         self._thread.start()
         return self
 
@@ -116,8 +119,11 @@ class DemoReceiver:
         kind = envelope.get("type", "?") if isinstance(envelope, dict) else "?"
         status = 204 if verified else 401
         arrived = Arrived(headers.get("webhook-id", ""), str(kind), envelope, verified, status)
+        path = urlsplit(handler.path).path
         with self._lock:
-            self._arrived[urlsplit(handler.path).path].append(arrived)
+            self._arrived[path].append(arrived)
+        if self._on_arrival is not None:
+            self._on_arrival(path, arrived)
         handler.send_response(status)
         handler.send_header("Content-Length", "0")
         handler.end_headers()
