@@ -145,6 +145,18 @@ def prefect_api() -> Iterator[None]:
 
 
 @pytest.fixture
+def golden_db(tmp_path: Any) -> Any:
+    """The golden day (tests/golden.py) in a warehouse file, closed: code under test opens it as a command would."""
+    from tests import golden
+    from ziwo_reports.warehouse import open_warehouse
+
+    path = tmp_path / "ziwo.duckdb"
+    with open_warehouse(path) as warehouse:
+        golden.load(warehouse)
+    return path
+
+
+@pytest.fixture
 def work_pool(prefect_api: None) -> str:
     """The process work pool `ziwo-reports` on the session's Prefect API, where deployments go."""
     from contextlib import suppress

@@ -30,11 +30,8 @@ def credentials(monkeypatch):
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "ziwo.duckdb"
-    with open_warehouse(path) as warehouse:
-        golden.load(warehouse)
-    return path
+def db(golden_db):
+    return golden_db
 
 
 def artifact(key: str):

@@ -31,12 +31,8 @@ def credentials(monkeypatch):
 
 
 @pytest.fixture
-def db(tmp_path):
-    """The golden day in a warehouse file, closed: the run opens it as a command would."""
-    path = tmp_path / "ziwo.duckdb"
-    with open_warehouse(path) as warehouse:
-        golden.load(warehouse)
-    return path
+def db(golden_db):
+    return golden_db
 
 
 def hook(receiver, **options):
@@ -197,27 +193,29 @@ def test_after_call_delivers_each_call_once_and_advances(simulator, receiver, tm
     assert third.seen == 0 and third.targets == [] and len(receiver.requests(PATH)) == len(new)
 
 
-def test_after_call_conditions_that_keep_nothing_still_advance(simulator, receiver, tmp_path):
-    sim = simulator(days=1, calls_per_day=80)
+def new_calls_after_a_first_run(simulator, workflow, tmp_path, calls_per_day=80, hours=3):
+    """A warehouse file where the workflow's first run set its cursor at ingest run 1, and a second
+    ingest `hours` later brought new calls (run 2)."""
+    sim = simulator(days=1, calls_per_day=calls_per_day)
     path = tmp_path / "ziwo.duckdb"
     ingest(sim, path)
-    workflow = call_workflow(receiver, "duration_s < 0")
     run_workflow(workflow, path, run_id="r1", source="test")
-    sim.store.set_now(sim.store.world.now + timedelta(hours=3))
+    sim.store.set_now(sim.store.world.now + timedelta(hours=hours))
     ingest(sim, path)
+    return path
+
+
+def test_after_call_conditions_that_keep_nothing_still_advance(simulator, receiver, tmp_path):
+    workflow = call_workflow(receiver, "duration_s < 0")
+    path = new_calls_after_a_first_run(simulator, workflow, tmp_path)
     result = run_workflow(workflow, path, run_id="r2", source="test")
     assert result.seen > 0 and result.kept == 0 and result.advanced_to == 2
     assert "kept no calls" in result.note and receiver.requests(PATH) == []
 
 
 def test_a_failing_target_leaves_the_cursor_and_the_next_run_resends_the_same_keys(simulator, receiver, tmp_path):
-    sim = simulator(days=1, calls_per_day=80)
-    path = tmp_path / "ziwo.duckdb"
-    ingest(sim, path)
     workflow = call_workflow(receiver)
-    run_workflow(workflow, path, run_id="r1", source="test")
-    sim.store.set_now(sim.store.world.now + timedelta(hours=3))
-    ingest(sim, path)
+    path = new_calls_after_a_first_run(simulator, workflow, tmp_path)
     receiver.fail(PATH, 422)
     failed = run_workflow(workflow, path, run_id="r2", source="test")
     assert failed.failed and failed.advanced_to is None and "cursor not moved" in failed.note
@@ -245,16 +243,11 @@ def test_a_process_killed_mid_delivery_loses_nothing_and_sends_nothing_new(simul
     import time
     from pathlib import Path
 
-    sim = simulator(days=1, calls_per_day=300)
-    path = tmp_path / "ziwo.duckdb"
-    ingest(sim, path)
     workflow = call_workflow(receiver)
+    path = new_calls_after_a_first_run(simulator, workflow, tmp_path, calls_per_day=300, hours=4)
     folder = tmp_path / "workflows"
     folder.mkdir()
     (folder / "follow-up.yaml").write_text(yaml.safe_dump(workflow.model_dump(mode="json", exclude_none=True)))
-    run_workflow(workflow, path, run_id="r1", source="test")  # the cursor at run 1
-    sim.store.set_now(sim.store.world.now + timedelta(hours=4))
-    ingest(sim, path)
     expected = completed_since(path, 1)
     assert len(expected) > 20
 
@@ -304,13 +297,8 @@ def test_a_replay_sends_the_rows_the_conditions_kept_not_the_whole_report(db, re
 
 
 def test_a_replay_of_after_call_calls_leaves_them_to_the_workflow_s_next_run(simulator, receiver, tmp_path, capsys):
-    sim = simulator(days=1, calls_per_day=80)
-    path = tmp_path / "ziwo.duckdb"
-    ingest(sim, path)
     workflow = call_workflow(receiver)
-    run_workflow(workflow, path, run_id="r1", source="test")
-    sim.store.set_now(sim.store.world.now + timedelta(hours=3))
-    ingest(sim, path)
+    path = new_calls_after_a_first_run(simulator, workflow, tmp_path)
     receiver.fail(PATH, 422)
     failed = run_workflow(workflow, path, run_id="r2", source="test")
     tried = len(receiver.requests(PATH))
