@@ -363,7 +363,7 @@ def test_after_call_shows_the_next_batch_and_leaves_the_cursor(sim, db, receiver
     test = ["workflow", "test", "follow-up", "--dir", str(tmp_path / "workflows"), "--db", str(db)]
     assert main(test) == 0
     out = capsys.readouterr().out
-    assert "note: no cursor yet: the next run starts at ingest run 1" in out
+    assert "note: no cursor yet: run from the command line, the next run starts at ingest run 1" in out
     assert "shown instead, as a sample: the calls of ingest run 1" in out
     assert cursor(db) is None
 

@@ -139,8 +139,9 @@ def _calls(warehouse: Warehouse, workflow: Workflow, now: datetime | None, notes
     newest, _ = finished_through(warehouse, workflow.spec().instance)
     if cursor is None:
         notes.append(
-            f"no cursor yet: the next run starts at ingest run {newest} (the newest finished one) and sends "
-            "nothing; each run after it sends the calls completed since"
+            f"no cursor yet: run from the command line, the next run starts at ingest run {newest} (the newest "
+            "finished one) and sends nothing; deployed, its first run sends the calls that ended since the deploy; "
+            "each run after that sends the calls completed since"
         )
     elif len(batch):
         notes.append(
