@@ -238,6 +238,7 @@ def _load_builtin() -> None:
     from ziwo_reports.connectors.files import delivery  # noqa: F401
     from ziwo_reports.connectors.http_api import delivery as _http_api  # noqa: F401
     from ziwo_reports.connectors.webhook import delivery as _webhook  # noqa: F401
+    from ziwo_reports.connectors.zendesk import delivery as _zendesk  # noqa: F401
 
 
 # --- helpers every delivery uses ---------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""The Zendesk API as the connector uses it, on the HTTP toolkit (one policy: retries, backoff,
+429 with Retry-After, deadlines, no credentials to another host).
+
+References (developer.zendesk.com/api-reference/...):
+- custom-data/custom-objects/custom_objects (show object, list fields) and custom_object_records
+  (bulk job: POST /api/v2/custom_objects/{key}/jobs, action create_or_update_by_external_id, at most
+  100 items; it answers a job_status);
+- ticketing/ticket-management/job_statuses (show, show_many: `results` per item with its `index`);
+- ticketing/users/users (me, search with the search syntax, create_or_update by external_id);
+- ticketing/tickets/tickets (list by external_id, create, update with a comment and
+  additional_tags), ticketing/tickets/ticket_comments, users/{id}/tickets/requested;
+- introduction/rate-limits (429 with Retry-After, honoured by the policy).
+
+Errors come in three shapes: `{"error": "RecordNotFound", "description": "Not found"}`,
+`{"error": {"title": ..., "message": ...}}` and `{"errors": [{"code", "title", "detail"}]}`;
+`zendesk_error` reads each into one line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from ziwo_reports.http import ApiClient, HttpError, Reply
+from ziwo_reports.redaction import redact
+
+#: Ticket statuses Zendesk counts as open (not solved or closed).
+OPEN_STATUSES = ("new", "open", "pending", "hold")
+#: Pages of a requester's tickets read at most (100 each) when looking for a call's note.
+MAX_TICKET_PAGES = 10
+
+
+class ZendeskError(HttpError):
+    """A Zendesk answer that is not what was asked; the message names the request and what Zendesk said."""
+
+
+def zendesk_error(response: requests.Response) -> str:
+    """What Zendesk says went wrong, from any of its error shapes, in one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    parts: list[str] = []
+    if isinstance(body, Mapping):
+        error, description = body.get("error"), body.get("description")
+        if isinstance(error, Mapping):
+            parts += [str(error.get(k)) for k in ("title", "message") if error.get(k)]
+        elif error:
+            parts.append(str(error))
+        if description:
+            parts.append(str(description))
+        details = body.get("details")
+        if isinstance(details, Mapping):
+            for field_name, problems in details.items():
+                texts = [p.get("description", str(p)) if isinstance(p, Mapping) else str(p) for p in problems or []]
+                parts.append(f"{field_name}: {'; '.join(texts)}")
+        for item in body.get("errors") or []:
+            if isinstance(item, Mapping):
+                parts.append(" ".join(str(item[k]) for k in ("code", "title", "detail") if item.get(k)))
+    text = ": ".join(parts) if parts else (response.reason or "no message")
+    return redact(" ".join(text.split()))[:400]
+
+
+#: Fewer significant digits than this match too many numbers to pick a requester by.
+MIN_PHONE_DIGITS = 6
+
+
+def phone_digits(number: Any) -> str:
+    """A number's significant digits for Zendesk's `phone:*<digits>` search (which matches the end
+    of a stored number, whatever its format): no +, spaces or dashes, and no leading zeros, so
+    `00971502222222` (international prefix) and `0502222222` (trunk prefix) both match a user
+    stored as `+971 50 222 2222`. Empty when fewer than MIN_PHONE_DIGITS remain."""
+    digits = re.sub(r"\D", "", str(number or "")).lstrip("0")
+    return digits if len(digits) >= MIN_PHONE_DIGITS else ""
+
+
+class ZendeskApi:
+    """The calls the connector makes, each through one ApiClient (one thread's)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    def _json(self, method: str, path: str, *, ok: Iterable[int] = (200, 201), **kwargs: Any) -> Any:
+        reply: Reply = self.client.request(method, path, follow_redirects=False, **kwargs)
+        if reply.status not in tuple(ok):
+            raise ZendeskError(
+                f"{method} {path.split('?')[0]}: HTTP {reply.status} {zendesk_error(reply.response)}",
+                status=reply.status,
+                url=self.client.url(path),
+            )
+        try:
+            return reply.response.json()
+        except ValueError:
+            raise ZendeskError(f"{method} {path.split('?')[0]}: HTTP {reply.status} answer is not JSON") from None
+
+    # --- probes ---------------------------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        return self._json("GET", "/api/v2/users/me")["user"]
+
+    def custom_object(self, key: str) -> dict[str, Any]:
+        return self._json("GET", f"/api/v2/custom_objects/{quote(key)}")["custom_object"]
+
+    def custom_object_fields(self, key: str) -> list[dict[str, Any]]:
+        return self._json("GET", f"/api/v2/custom_objects/{quote(key)}/fields")["custom_object_fields"]
+
+    # --- records jobs ---------------------------------------------------------------------------
+
+    def submit_records_job(self, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+        body = {"job": {"action": "create_or_update_by_external_id", "items": items}}
+        return self._json("POST", f"/api/v2/custom_objects/{quote(key)}/jobs", json=body)["job_status"]
+
+    def job_statuses(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The statuses of up to 100 jobs in one request (show_many)."""
+        joined = ",".join(quote(i, safe="") for i in ids)
+        return self._json("GET", f"/api/v2/job_statuses/show_many?ids={joined}")["job_statuses"]
+
+    # --- users ----------------------------------------------------------------------------------
+
+    def users_by_phone(self, digits: str) -> list[dict[str, Any]]:
+        """End users whose phone ends with these digits (any format stored: `phone:*<digits>`)."""
+        query = quote(f"role:end-user phone:*{digits}", safe="")
+        return self._json("GET", f"/api/v2/users/search?query={query}")["users"]
+
+    def create_or_update_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        """An end user created, or updated when its external_id is known (idempotent by it)."""
+        return self._json("POST", "/api/v2/users/create_or_update", json={"user": user})["user"]
+
+    # --- tickets --------------------------------------------------------------------------------
+
+    def tickets_by_external_id(self, external_id: str) -> list[dict[str, Any]]:
+        return self._json("GET", f"/api/v2/tickets?external_id={quote(external_id, safe='')}")["tickets"]
+
+    def requested_tickets(self, user_id: int) -> list[dict[str, Any]]:
+        """A requester's tickets, every page up to MAX_TICKET_PAGES."""
+        tickets: list[dict[str, Any]] = []
+        path: str | None = f"/api/v2/users/{int(user_id)}/tickets/requested?per_page=100"
+        for _ in range(MAX_TICKET_PAGES):
+            if path is None:
+                break
+            page = self._json("GET", path)
+            tickets += page.get("tickets") or []
+            path = page.get("next_page")
+        return tickets
+
+    def create_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/api/v2/tickets", json={"ticket": ticket})["ticket"]
+
+    def add_private_note(self, ticket_id: int, body: str, tags: list[str]) -> dict[str, Any]:
+        """An internal note (public: false) and tags added to a ticket, in one update."""
+        update = {"comment": {"body": body, "public": False}, "additional_tags": tags}
+        return self._json("PUT", f"/api/v2/tickets/{int(ticket_id)}", json={"ticket": update})["ticket"]

@@ -1,0 +1,518 @@
+"""Zendesk as a delivery (type `zendesk`), two jobs:
+
+- `upsert`: each report row a record of a custom object, keyed by the row's stable key in the
+  record's `external_id`. Rows go in bulk jobs (`create_or_update_by_external_id`, at most 100
+  items each), at most `max_queued_jobs` queued at a time (Zendesk queues 30 per account); the
+  jobs are polled together (`job_statuses/show_many`) and each item's result (by its index) is the
+  row's ledger entry: a record Zendesk refused fails alone, the others are sent. A rerun updates
+  the same records (same external ids), never adds.
+- `follow_up` (after_call workflows): per call, the requester found by the caller's number
+  (users search `role:end-user phone:*<digits>`; the oldest match), or created (`on_no_match:
+  create_contact`: `users/create_or_update` keyed `external_id: ziwo-phone:<digits>`, so a rerun
+  finds the same user even before the search index has it), then:
+  - `ticket`: a ticket whose `external_id` is the call's key (first comment private); a rerun
+    lists tickets by that external_id first and creates none when one is there;
+  - `internal_note`: a private comment on the requester's latest open ticket, added in one update
+    with the tag `ziwo_call_<hash of the call's key>`; a rerun finds the tag on the requester's
+    tickets (read from the tickets API, not the search index) and adds nothing. With no open
+    ticket, a ticket is created as for `ticket`.
+  Each item is the call (its key is the call's delivery key); a call skipped (no match, `skip`)
+  counts as sent, its reference says `skipped: ...`.
+
+Rate limits: 429 with Retry-After is retried by the HTTP policy after the wait Zendesk asks
+(up to the policy's cap). Credentials: see block.py; an expired OAuth client-credentials token is
+renewed once (401), a fixed token or API token refused fails the items with a clear error and
+sends nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+import pyarrow as pa
+from pydantic import ValidationError
+
+from ziwo_reports.connectors.delivery import (
+    CheckResult,
+    DeliveryConfigError,
+    DeliveryError,
+    Item,
+    ItemResult,
+    Plan,
+    config_problem,
+    register,
+)
+from ziwo_reports.connectors.http_api.mapping import (
+    META_FIELDS,
+    CompiledMapping,
+    MappingError,
+    compile_mapping,
+    parse_template,
+)
+from ziwo_reports.connectors.http_delivery import (
+    SHOWN_REQUESTS,
+    OutboundRequest,
+    delivery_policy,
+    failure,
+    make_session,
+    shown_request,
+)
+from ziwo_reports.connectors.secrets import load_credentials
+from ziwo_reports.connectors.zendesk.block import ZendeskCredentials
+from ziwo_reports.connectors.zendesk.client import OPEN_STATUSES, ZendeskApi, phone_digits, zendesk_error
+from ziwo_reports.connectors.zendesk.options import ZendeskTarget
+from ziwo_reports.http import ApiClient, Auth, AuthError
+from ziwo_reports.redaction import redact
+from ziwo_reports.report_model import Report, report_metadata, row_keys
+
+KIND = "zendesk"
+#: Zendesk answers are read for ids and results: more than this is refused.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+#: Job ids per show_many request.
+POLL_IDS = 100
+#: The tag every follow-up ticket or note carries, and the prefix of the per-call tag.
+TAG = "ziwo"
+CALL_TAG_PREFIX = "ziwo_call_"
+USER_KEY_PREFIX = "ziwo-phone:"
+
+
+def call_tag(key: str) -> str:
+    """The tag that marks a call's follow-up (Zendesk tags: lowercase, no spaces or colons)."""
+    return CALL_TAG_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One item: its key and what is sent for it (a record, or a call's follow-up)."""
+
+    key: str
+    payload: dict[str, Any]
+
+    @property
+    def payload_hash(self) -> str:
+        return hashlib.sha256(orjson.dumps(self.payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class _Clients:
+    """One ApiClient per thread (requests' sessions are not thread-safe), sharing the credentials."""
+
+    def __init__(self, make: Callable[[], ApiClient]) -> None:
+        self._make, self._local, self._all, self._lock = make, threading.local(), [], threading.Lock()
+
+    def api(self) -> ZendeskApi:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._make()
+            with self._lock:
+                self._all.append(client)
+        return ZendeskApi(client)
+
+    def close(self) -> None:
+        for client in self._all:
+            client.close()
+
+
+class ZendeskDelivery:
+    type: ClassVar[str] = KIND
+
+    def __init__(self, options: ZendeskTarget) -> None:
+        self.options = options
+        self._auth: Auth | None = None
+        self._built: tuple[Report, list[_Row]] | None = None
+
+    # --- the contract -------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        try:
+            ZendeskTarget.model_validate(self.options.model_dump())
+        except ValidationError as problems:
+            raise DeliveryConfigError(config_problem(KIND, problems)) from None
+
+    def check(self) -> CheckResult:
+        """Read-only: who the credentials sign in as (users/me), and for upsert the custom object and
+        its fields (every mapped field must be one of them)."""
+        try:
+            clients = _Clients(self._client_factory())
+        except DeliveryError as problem:
+            return CheckResult(False, str(problem))
+        try:
+            api = clients.api()
+            me = api.me()
+            if not me.get("id"):
+                return CheckResult(False, f"{self._where()}: signed in as an anonymous user: credentials not accepted")
+            who = f"signed in as user {me.get('id')} ({me.get('role', '?')})"
+            if self.options.job == "follow_up":
+                if me.get("role") not in ("agent", "admin"):
+                    return CheckResult(False, f"{self._where()}: {who}: follow-ups need an agent or admin")
+                return CheckResult(True, f"{self._where()}: {who}; follow-ups as {self.options.follow_up_as}")
+            key = self.options.custom_object_key or ""
+            obj = api.custom_object(key)
+            fields = {field["key"] for field in api.custom_object_fields(key)}
+            missing = sorted({target.split(".")[0] for target in self.options.mapping} - fields)
+            if missing:
+                return CheckResult(
+                    False,
+                    f"{self._where()}: custom object {key!r} has no field {', '.join(missing)} "
+                    f"(its fields: {', '.join(sorted(fields))})",
+                )
+            title = obj.get("title") or key
+            return CheckResult(True, f"{self._where()}: {who}; custom object {key!r} ({title}) has the mapped fields")
+        except Exception as problem:  # a probe reports, never raises
+            return CheckResult(False, f"{self._where()}: {failure(problem)}")
+        finally:
+            clients.close()
+
+    def plan(self, report: Report) -> Plan:
+        rows = self._rows(report)
+        options = self.options
+        target = self._target()
+        method = "create_or_update_by_external_id" if options.job == "upsert" else f"follow_up {options.follow_up_as}"
+        items = [
+            Item(
+                key=row.key,
+                target=target,
+                method=method,
+                rows=1,
+                payload_hash=row.payload_hash,
+                row_keys=(row.key,),
+                sample=(row.payload,),
+            )
+            for row in rows
+        ]
+        plan = Plan(KIND, options.target_name, items)
+        auth = self._credentials()
+        plan.requests = [shown_request(request, auth) for request in self._shown(rows)]
+        return plan
+
+    def deliver(self, report: Report, keys: Collection[str] | None = None) -> Iterator[ItemResult]:
+        rows = [row for row in self._rows(report) if keys is None or row.key in keys]
+        if not rows:
+            return
+        try:
+            clients = _Clients(self._client_factory())
+        except DeliveryError as problem:
+            for row in rows:
+                yield ItemResult(row.key, "failed", error=str(problem))
+            return
+        try:
+            if self.options.job == "upsert":
+                yield from _Upsert(self.options, clients).run(rows)
+            else:
+                yield from self._follow_ups(clients, rows)
+        finally:
+            clients.close()
+
+    # --- credentials and clients ----------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"{KIND} {self.options.origin}"
+
+    def _target(self) -> str:
+        origin = self.options.origin
+        if self.options.job == "upsert":
+            return f"{origin}/api/v2/custom_objects/{self.options.custom_object_key}/records"
+        return f"{origin}/api/v2/tickets"
+
+    def _credentials(self) -> Auth:
+        if self._auth is None:
+            try:
+                block = load_credentials(ZendeskCredentials, self.options.credentials)
+                self._auth = block.auth_object(self.options.origin)
+            except ValueError as problem:  # CredentialsError, or the toolkit refusing a value
+                raise DeliveryError(f"{KIND} delivery {self.options.target_name!r}: {problem}") from None
+        return self._auth
+
+    def _client_factory(self) -> Callable[[], ApiClient]:
+        auth = self._credentials()
+        policy = delivery_policy(self.options.timeout_s, MAX_ANSWER_BYTES)
+        origin, private = self.options.origin, self.options.allow_private_urls
+        return lambda: ApiClient(
+            origin, policy=policy, auth=auth, describe=zendesk_error, session=make_session(private)
+        )
+
+    # --- building the items -------------------------------------------------------------------
+
+    def _rows(self, report: Report) -> list[_Row]:
+        if self._built is None or self._built[0] is not report:
+            try:
+                self._built = (report, self._build(report))
+            except MappingError as problem:
+                raise DeliveryConfigError(f"{KIND} delivery: {problem}") from None
+        return self._built[1]
+
+    def _compile(self, report: Report) -> CompiledMapping:
+        table = report.table
+        columns = table.column_names
+        lists = [f.name for f in table.schema if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)]
+        templates = {"record_name": self.options.record_name}
+        if self.options.job == "follow_up":
+            templates = {"subject": self.options.subject, "body": self.options.body}
+            if self.options.phone_column not in columns:
+                raise MappingError(
+                    f"phone_column {self.options.phone_column!r} is not a column of {report.spec.report} "
+                    f"(columns: {', '.join(columns)}); follow_up is for after_call workflows"
+                )
+        for option, text in templates.items():
+            for name in parse_template(text).names:
+                if name not in columns and name not in META_FIELDS:
+                    raise MappingError(
+                        f"{option}: placeholder {{{name}}} is neither a report field ({', '.join(META_FIELDS)}) "
+                        f"nor a column of {report.spec.report} (columns: {', '.join(columns)})"
+                    )
+        return compile_mapping(
+            self.options.mapping, columns, report=report.spec.report, zone=report.zone.tz, list_columns=lists
+        )
+
+    def _build(self, report: Report) -> list[_Row]:
+        options = self.options
+        compiled = self._compile(report)
+        metadata = report_metadata(report)
+        meta = {name: metadata.get(name) for name in META_FIELDS if name != "row_key"}
+        keys = [str(key) for key in row_keys(report).to_pylist()]
+        out = []
+        for row, key in zip(report.table.to_pylist(), keys, strict=True):
+            values = {**meta, "row_key": key, **row}
+            mapped = orjson.loads(orjson.dumps(compiled.body(row, {**meta, "row_key": key})))
+            if options.job == "upsert":
+                payload = {
+                    "external_id": key,
+                    "name": parse_template(options.record_name).render(values)[:255],
+                    "custom_object_fields": mapped,
+                }
+            else:
+                payload = {
+                    "phone": str(row.get(options.phone_column) or ""),
+                    "subject": parse_template(options.subject).render(values)[:255],
+                    "body": parse_template(options.body).render(values),
+                    "fields": mapped,
+                }
+            out.append(_Row(key, payload))
+        return out
+
+    def _shown(self, rows: list[_Row]) -> list[OutboundRequest]:
+        """The first requests as they would go out (a plan shows them; nothing is sent)."""
+        origin, options = self.options.origin, self.options
+        json_headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if options.job == "upsert":
+            url = f"{origin}/api/v2/custom_objects/{options.custom_object_key}/jobs"
+            return [
+                OutboundRequest(
+                    key=chunk[0].key,
+                    method="POST",
+                    url=url,
+                    headers=json_headers,
+                    body=orjson.dumps(
+                        {"job": {"action": "create_or_update_by_external_id", "items": [r.payload for r in chunk]}}
+                    ),
+                    rows=len(chunk),
+                )
+                for chunk in _chunks(rows[: options.batch_size * SHOWN_REQUESTS], options.batch_size)
+            ]
+        shown = []
+        for row in rows[:SHOWN_REQUESTS]:
+            ticket = _ticket(row, requester_id=0)  # the requester is found (or created) when sending
+            shown.append(
+                OutboundRequest(
+                    key=row.key,
+                    method="POST",
+                    url=f"{origin}/api/v2/tickets",
+                    headers=json_headers,
+                    body=orjson.dumps({"ticket": ticket}),
+                    rows=1,
+                )
+            )
+        return shown
+
+    # --- follow-ups ---------------------------------------------------------------------------
+
+    def _follow_ups(self, clients: _Clients, rows: list[_Row]) -> Iterator[ItemResult]:
+        stop: list[str] = []
+
+        def one(row: _Row) -> ItemResult:
+            if stop:
+                return ItemResult(row.key, "failed", error=f"not sent: {stop[0]}")
+            try:
+                return self._follow_up(clients.api(), row)
+            except AuthError as refused:
+                stop.append(failure(refused))
+                return ItemResult(row.key, "failed", error=failure(refused))
+            except Exception as problem:  # the item's failure, in the ledger; the others go on
+                return ItemResult(row.key, "failed", error=failure(problem))
+
+        with ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="zendesk") as pool:
+            futures = [pool.submit(one, row) for row in rows]
+            for future in futures:
+                yield future.result()
+
+    def _follow_up(self, api: ZendeskApi, row: _Row) -> ItemResult:
+        key, options = row.key, self.options
+        existing = api.tickets_by_external_id(key)
+        if existing:
+            return ItemResult(key, "sent", ref=f"ticket {existing[0]['id']} (already there)")
+        digits = phone_digits(row.payload["phone"])
+        if not digits:
+            return ItemResult(key, "sent", ref="skipped: the call has no caller number")
+        users = sorted(api.users_by_phone(digits), key=lambda user: user["id"])
+        if users:
+            user = users[0]
+        elif options.on_no_match == "skip":
+            return ItemResult(key, "sent", ref="skipped: no end user with this number")
+        else:
+            user = api.create_or_update_user(
+                {
+                    "name": row.payload["phone"] or digits,
+                    "phone": row.payload["phone"] or digits,
+                    "role": "end-user",
+                    "external_id": USER_KEY_PREFIX + digits,
+                }
+            )
+        if options.follow_up_as == "internal_note":
+            tag = call_tag(key)
+            tickets = api.requested_tickets(user["id"])
+            noted = [t for t in tickets if tag in (t.get("tags") or [])]
+            if noted:
+                return ItemResult(key, "sent", ref=f"ticket {noted[0]['id']} note (already there)")
+            open_tickets = [t for t in tickets if t.get("status") in OPEN_STATUSES]
+            if open_tickets:
+                latest = max(open_tickets, key=lambda t: (t.get("created_at") or "", t["id"]))
+                body = f"{row.payload['body']}\n\n[ziwo call {key}]"
+                api.add_private_note(latest["id"], body, [TAG, tag])
+                return ItemResult(key, "sent", ref=f"ticket {latest['id']} note")
+        ticket = api.create_ticket(_ticket(row, requester_id=user["id"]))
+        return ItemResult(key, "sent", ref=f"ticket {ticket['id']}")
+
+
+def _ticket(row: _Row, requester_id: int) -> dict[str, Any]:
+    """The ticket of a call: its key in external_id, a private first comment, our tags."""
+    fields = dict(row.payload["fields"])
+    extra_tags = fields.pop("tags", None) or []
+    if isinstance(extra_tags, str):
+        extra_tags = extra_tags.split()
+    return {
+        **fields,
+        "subject": row.payload["subject"],
+        "comment": {"body": row.payload["body"], "public": False},
+        "requester_id": requester_id,
+        "external_id": row.key,
+        "tags": [TAG, call_tag(row.key), *extra_tags],
+    }
+
+
+def _chunks(rows: list[_Row], size: int) -> list[list[_Row]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+class _Upsert:
+    """Records in bulk jobs: submitted in parallel (at most max_queued_jobs unfinished), polled
+    together, each item's result mapped back to its row."""
+
+    def __init__(self, options: ZendeskTarget, clients: _Clients) -> None:
+        self.options, self.clients = options, clients
+        self.key = options.custom_object_key or ""
+        self.stop: list[str] = []  # credentials refused: nothing more is sent
+
+    def _submit(self, chunk: list[_Row]) -> dict[str, Any]:
+        return self.clients.api().submit_records_job(self.key, [row.payload for row in chunk])
+
+    def run(self, rows: list[_Row]) -> Iterator[ItemResult]:
+        options = self.options
+        queue = deque(_chunks(rows, options.batch_size))
+        inflight: dict[Future[dict[str, Any]], list[_Row]] = {}
+        pending: dict[str, tuple[list[_Row], float]] = {}  # job id -> its rows, when submitted
+        next_poll = 0.0
+        with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="zendesk-jobs") as pool:
+            while queue or inflight or pending:
+                while queue and len(inflight) + len(pending) < options.max_queued_jobs:
+                    chunk = queue.popleft()
+                    if self.stop:
+                        yield from _failed(chunk, f"not sent: {self.stop[0]}")
+                    else:
+                        inflight[pool.submit(self._submit, chunk)] = chunk
+                if inflight:
+                    timeout = max(0.0, next_poll - time.monotonic()) if pending else None
+                    done, _ = wait(inflight, timeout=timeout, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield from self._submitted(inflight.pop(future), future, pending)
+                elif pending:
+                    time.sleep(max(0.0, next_poll - time.monotonic()))
+                if pending and time.monotonic() >= next_poll:
+                    yield from self._poll(pending)
+                    next_poll = time.monotonic() + options.job_poll_interval_s
+
+    def _submitted(
+        self, chunk: list[_Row], future: Future[dict[str, Any]], pending: dict[str, tuple[list[_Row], float]]
+    ) -> Iterator[ItemResult]:
+        try:
+            status = future.result()
+        except Exception as problem:
+            if isinstance(problem, AuthError):
+                self.stop.append(failure(problem))
+            yield from _failed(chunk, failure(problem))
+            return
+        if status.get("status") in ("completed", "failed", "killed"):
+            yield from self._finished(chunk, status)
+        else:
+            pending[str(status["id"])] = (chunk, time.monotonic())
+
+    def _poll(self, pending: dict[str, tuple[list[_Row], float]]) -> Iterator[ItemResult]:
+        ids = list(pending)
+        for start in range(0, len(ids), POLL_IDS):
+            asked = ids[start : start + POLL_IDS]
+            try:
+                statuses = {str(s["id"]): s for s in self.clients.api().job_statuses(asked)}
+            except Exception as problem:
+                for job_id in asked:
+                    chunk, _ = pending.pop(job_id)
+                    yield from _failed(chunk, f"job {job_id}: its status could not be read: {failure(problem)}")
+                continue
+            for job_id in asked:
+                chunk, since = pending[job_id]
+                status = statuses.get(job_id)
+                if status is None:
+                    del pending[job_id]
+                    yield from _failed(chunk, f"job {job_id}: Zendesk no longer knows it (job statuses expire)")
+                elif status.get("status") in ("completed", "failed", "killed"):
+                    del pending[job_id]
+                    yield from self._finished(chunk, status)
+                elif time.monotonic() - since > self.options.job_poll_timeout_s:
+                    del pending[job_id]
+                    yield from _failed(
+                        chunk,
+                        f"job {job_id} still {status.get('status')} after {self.options.job_poll_timeout_s:g} s "
+                        "(job_poll_timeout_s); replay sends the records again (upserted by external_id)",
+                    )
+
+    def _finished(self, chunk: list[_Row], status: dict[str, Any]) -> Iterator[ItemResult]:
+        job_id = status.get("id")
+        if status.get("status") != "completed":
+            message = redact(str(status.get("message") or "no message"))
+            yield from _failed(chunk, f"job {job_id} {status.get('status')}: {message}")
+            return
+        results = status.get("results") or []
+        by_index = {r["index"]: r for r in results if isinstance(r, dict) and isinstance(r.get("index"), int)}
+        by_external = {r.get("external_id"): r for r in results if isinstance(r, dict) and r.get("external_id")}
+        for index, row in enumerate(chunk):
+            result = by_index.get(index) or by_external.get(row.key)
+            if result is None:
+                yield ItemResult(row.key, "failed", error=f"job {job_id} completed without a result for this record")
+            elif result.get("success") is False or result.get("error") or result.get("status") == "Failed":
+                what = ": ".join(str(result[k]) for k in ("error", "details") if result.get(k)) or "refused"
+                yield ItemResult(row.key, "failed", error=redact(f"job {job_id}: {what}")[:500])
+            else:
+                yield ItemResult(row.key, "sent", ref=str(result.get("id") or job_id), info={"job": job_id})
+
+
+def _failed(chunk: list[_Row], error: str) -> Iterator[ItemResult]:
+    for row in chunk:
+        yield ItemResult(row.key, "failed", error=error)
+
+
+register(ZendeskTarget, ZendeskDelivery)
