@@ -238,7 +238,14 @@ def test_two_workflows_with_one_name_are_refused(tmp_path):
 
 def test_the_examples_load_check_and_meet_the_schema():
     found = load_workflows(EXAMPLES)
-    assert set(found) == {"daily-agent-report", "missed-call-follow-up", "long-complaint-calls", "service-level-alert"}
+    assert set(found) == {
+        "daily-agent-report",
+        "missed-call-follow-up",
+        "long-complaint-calls",
+        "service-level-alert",
+        "zendesk-agent-metrics",
+        "zendesk-missed-call-follow-up",
+    }
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     for path, workflow in found.values():
         check_workflow(workflow, str(path))
@@ -291,6 +298,8 @@ def test_cli_validate(tmp_path, capsys):
         "ok long-complaint-calls",
         "ok missed-call-follow-up",
         "ok service-level-alert",
+        "ok zendesk-agent-metrics",
+        "ok zendesk-missed-call-follow-up",
     ]
     assert main(["workflow", "validate", "service-level-alert", "--dir", str(EXAMPLES)]) == 0
     assert capsys.readouterr().out == "ok service-level-alert\n"

@@ -18,6 +18,7 @@ from typing import Any
 import openpyxl
 import pyarrow.parquet as pq
 
+from tests.fakes.zendesk import FakeZendesk
 from tests.receivers import Receiver
 
 
@@ -114,6 +115,55 @@ def _hook_events(folder: Path) -> dict[str, Any]:
     return RECEIVER.events(_http_path(folder))
 
 
+# --- zendesk: a fake of the Zendesk API for the session, a custom object per test folder ----------
+
+ZENDESK = FakeZendesk().__enter__()  # a daemon thread: it ends with the test process
+os.environ.update(
+    {
+        "ZR_CONTRACT_ZD_AUTH": "api_token",
+        "ZR_CONTRACT_ZD_EMAIL": ZENDESK.email,
+        "ZR_CONTRACT_ZD_API_TOKEN": ZENDESK.api_token,
+    }
+)
+
+
+def _zendesk_object(folder: Path) -> str:
+    return "co_" + hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+
+
+def _zendesk_options(folder: Path) -> dict[str, Any]:
+    key = _zendesk_object(folder)
+    if key not in ZENDESK.objects:
+        ZENDESK.define_object(key, {"agent_id": "text", "agent_name": "text", "answered": "integer"})
+    return {
+        "type": "zendesk",
+        "name": "contract-zendesk",
+        "base_url": ZENDESK.url,
+        "allow_private_urls": True,
+        "credentials": "env:ZR_CONTRACT_ZD",
+        "custom_object_key": key,
+        "mapping": {
+            "agent_id": {"column": "group_id", "cast": "string"},
+            "agent_name": "group_name",
+            "answered": "calls_answered",
+        },
+        "job_poll_interval_s": 0.02,
+    }
+
+
+def _zendesk_records(folder: Path) -> dict[str, Any]:
+    records = ZENDESK.records(_zendesk_object(folder))
+    return {key: (record["name"], record["custom_object_fields"]) for key, record in records.items()}
+
+
+def _zendesk_break(folder: Path) -> None:
+    ZENDESK.fail(f"/api/v2/custom_objects/{_zendesk_object(folder)}", 503)
+
+
+def _zendesk_mend(folder: Path) -> None:
+    ZENDESK.fail(f"/api/v2/custom_objects/{_zendesk_object(folder)}", None)
+
+
 HARNESSES: dict[str, Harness] = {
     "file": Harness(
         options=lambda folder: {
@@ -153,5 +203,20 @@ HARNESSES: dict[str, Harness] = {
         break_target=_http_break,
         mend_target=_http_mend,
         secrets=[WEBHOOK_SECRET, WEBHOOK_TOKEN],
+    ),
+    "zendesk": Harness(
+        options=_zendesk_options,
+        bad_options={
+            "type": "zendesk",
+            "subdomain": "acme",
+            "credentials": "env:ZD",
+            "custom_object_key": "Agent Metrics",
+            "mapping": {"a": "b"},
+        },
+        bad_field="custom_object_key",
+        observe=_zendesk_records,
+        break_target=_zendesk_break,
+        mend_target=_zendesk_mend,
+        secrets=[ZENDESK.api_token],
     ),
 }

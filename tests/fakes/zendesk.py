@@ -208,6 +208,7 @@ class FakeZendesk:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body in two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -606,14 +607,22 @@ def _type_problem(kind: str | None, value: Any) -> str | None:
     return None
 
 
-def main() -> None:  # the benchmark runs the fake in a process of its own
+def main() -> None:
+    """The fake in a process of its own (the benchmark's): argv[1] is `{"objects": {key: {field: type}}}`;
+    it prints its URL, then answers `stats <key>` lines on stdin with `<requests> <records>`, until stdin closes."""
     spec = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     fake = FakeZendesk()
     for key, fields in spec.get("objects", {}).items():
         fake.define_object(key, fields)
     with fake:
+        fake._server.socket.listen(256)  # many connections at once: a small backlog would drop SYNs
         print(fake.url, flush=True)
-        sys.stdin.read()  # until the parent closes our stdin
+        for line in sys.stdin:
+            command, _, key = line.strip().partition(" ")
+            if command == "stats":
+                with fake._lock:
+                    count, held = len(fake.requests), len(fake._records.get(key, {}))
+                print(count, held, flush=True)
 
 
 if __name__ == "__main__":

@@ -277,21 +277,32 @@ class ZendeskDelivery:
         metadata = report_metadata(report)
         meta = {name: metadata.get(name) for name in META_FIELDS if name != "row_key"}
         keys = [str(key) for key in row_keys(report).to_pylist()]
+        if options.job == "upsert":
+            templates = {"name": parse_template(options.record_name)}
+        else:
+            templates = {"subject": parse_template(options.subject), "body": parse_template(options.body)}
+        # Only the columns the mapping and templates read are turned into Python values (50,000
+        # rows of every column, times and all, cost more than the sending).
+        used = {f.name for f in compiled.fields if f.source == "column"}
+        used |= {f_name for f in compiled.fields if f.template is not None for f_name in f.template.names}
+        used |= {name for template in templates.values() for name in template.names}
+        if options.job == "follow_up":
+            used.add(options.phone_column)
+        table = report.table
+        rows = table.select([c for c in table.column_names if c in used]).to_pylist()
         out = []
-        for row, key in zip(report.table.to_pylist(), keys, strict=True):
-            values = {**meta, "row_key": key, **row}
-            mapped = orjson.loads(orjson.dumps(compiled.body(row, {**meta, "row_key": key})))
+        for row, key in zip(rows, keys, strict=True):
+            row_meta = {**meta, "row_key": key}
+            values = {**row_meta, **row}
+            texts = {name: template.render(values) for name, template in templates.items()}
+            mapped = orjson.loads(orjson.dumps(compiled.body(row, row_meta))) if compiled.fields else {}
             if options.job == "upsert":
-                payload = {
-                    "external_id": key,
-                    "name": parse_template(options.record_name).render(values)[:255],
-                    "custom_object_fields": mapped,
-                }
+                payload = {"external_id": key, "name": texts["name"][:255], "custom_object_fields": mapped}
             else:
                 payload = {
                     "phone": str(row.get(options.phone_column) or ""),
-                    "subject": parse_template(options.subject).render(values)[:255],
-                    "body": parse_template(options.body).render(values),
+                    "subject": texts["subject"][:255],
+                    "body": texts["body"],
                     "fields": mapped,
                 }
             out.append(_Row(key, payload))

@@ -1,0 +1,254 @@
+"""Zendesk benchmark: 50,000 agent-performance rows upserted into a custom object of the fake Zendesk
+(tests/fakes/zendesk.py, in a process of its own so it does not share our interpreter lock), three ways
+in the same run:
+
+- capacity: the fake's own capacity, a bare client posting the same jobs of 100 records (8 threads,
+  no polling, no results read): what the fake can take;
+- connector: the zendesk delivery (`job: upsert`): jobs of 100, at most 30 queued, polled together
+  with job_statuses/show_many, every item's result mapped back to its row;
+- naive: one request per row (PATCH .../records?external_id=, the single upsert), 8 threads, on a
+  sample, extrapolated.
+
+Targets: the connector within 20% of the fake's capacity, and at least 50x fewer requests than one
+per row.
+
+    .venv/bin/python bench/zendesk_bench.py
+    .venv/bin/python bench/zendesk_bench.py --rows 20000 --sample 2000
+
+Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ziwo_reports.report_model import Report
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+AS_OF = datetime(2026, 11, 12, 12, 0, tzinfo=UTC)
+FIELDS = {"agent_id": "text", "agent_name": "text", "answered": "integer", "missed": "integer", "aht_s": "decimal"}
+MAPPING = {
+    "agent_id": {"column": "group_id", "cast": "string"},
+    "agent_name": "group_name",
+    "answered": "calls_answered",
+    "missed": "calls_missed",
+    "aht_s": "avg_handle_time_s",
+}
+THREADS = 8
+EMAIL, TOKEN = "agent@example.com", "zd-api-token-3e8f0c5d21"  # the fake's defaults
+
+
+class FakeProcess:
+    def __init__(self, objects: dict[str, dict[str, str]]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakes.zendesk", json.dumps({"objects": objects})],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        self.url = self.process.stdout.readline().strip()  # type: ignore[union-attr]
+
+    def stats(self, key: str) -> tuple[int, int]:
+        self.process.stdin.write(f"stats {key}\n")  # type: ignore[union-attr]
+        self.process.stdin.flush()  # type: ignore[union-attr]
+        requests, records = self.process.stdout.readline().split()  # type: ignore[union-attr]
+        return int(requests), int(records)
+
+    def close(self) -> None:
+        self.process.stdin.close()  # type: ignore[union-attr]
+        self.process.wait(timeout=10)
+
+
+def agent_hours(rows: int) -> Report:
+    """A Report of `rows` agent-performance rows: 500 agents x rows/500 hours."""
+    import pyarrow as pa
+
+    from ziwo_reports.report_model import Report, make_spec, report_window
+
+    spec = make_spec(
+        report="agent-performance", instance="bench", rolling_date="yesterday", as_of=AS_OF, interval="hour"
+    )
+    as_of, window = report_window(spec)
+    start = window.start.astimezone(UTC)
+    agents = 500
+    periods = [start + timedelta(hours=i // agents) for i in range(rows)]
+    table = pa.table(
+        {
+            "instance": ["bench"] * rows,
+            "group_id": [1000 + i % agents for i in range(rows)],
+            "group_name": [f"Agent {i % agents}" for i in range(rows)],
+            "period_start": pa.array(periods, pa.timestamp("us", tz="UTC")),
+            "period_end": pa.array([p + timedelta(hours=1) for p in periods], pa.timestamp("us", tz="UTC")),
+            "calls_answered": [i % 17 for i in range(rows)],
+            "calls_missed": [i % 3 for i in range(rows)],
+            "avg_handle_time_s": [120.5 + i % 300 for i in range(rows)],
+        }
+    )
+    return Report(spec=spec, zone=spec.zone, window=window, as_of=as_of, horizon=as_of, table=table)
+
+
+def _session() -> Any:
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    session.auth = (f"{EMAIL}/token", TOKEN)
+    return session
+
+
+def capacity(url: str, key: str, payloads: list[dict[str, Any]], results: bool = False) -> float:
+    """Seconds a bare client takes to post every payload in jobs of 100, THREADS at a time; with
+    `results`, each thread then reads its jobs' statuses (show_many, 30 ids a request)."""
+    local = threading.local()
+    jobs = [payloads[i : i + 100] for i in range(0, len(payloads), 100)]
+
+    def post(items: list[dict[str, Any]]) -> str:
+        session = getattr(local, "session", None) or _session()
+        local.session = session
+        body = {"job": {"action": "create_or_update_by_external_id", "items": items}}
+        response = session.post(f"{url}/api/v2/custom_objects/{key}/jobs", json=body)
+        response.raise_for_status()
+        return response.json()["job_status"]["id"]
+
+    def read(ids: list[str]) -> None:
+        session = getattr(local, "session", None) or _session()
+        local.session = session
+        response = session.get(f"{url}/api/v2/job_statuses/show_many", params={"ids": ",".join(ids)})
+        response.raise_for_status()
+        assert all(s["status"] == "completed" for s in response.json()["job_statuses"])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(THREADS) as pool:
+        ids = list(pool.map(post, jobs))
+        if results:
+            list(pool.map(read, [ids[i : i + 30] for i in range(0, len(ids), 30)]))
+    return time.perf_counter() - started
+
+
+def naive(url: str, key: str, payloads: list[dict[str, Any]]) -> float:
+    """Seconds to upsert each payload with its own request (PATCH by external_id), THREADS at a time."""
+    local = threading.local()
+
+    def patch(item: dict[str, Any]) -> None:
+        session = getattr(local, "session", None) or _session()
+        local.session = session
+        record = {"name": item["name"], "custom_object_fields": item["custom_object_fields"]}
+        response = session.patch(
+            f"{url}/api/v2/custom_objects/{key}/records",
+            params={"external_id": item["external_id"]},
+            json={"custom_object_record": record},
+        )
+        response.raise_for_status()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(patch, payloads))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--sample", type=int, default=5_000, help="rows the naive one-request-per-row way sends")
+    args = parser.parse_args()
+
+    from ziwo_reports.connectors.delivery import delivery_for
+
+    os.environ.update({"BENCH_ZD_AUTH": "api_token", "BENCH_ZD_EMAIL": EMAIL, "BENCH_ZD_API_TOKEN": TOKEN})
+    report = agent_hours(args.rows)
+    objects = {key: FIELDS for key in ("warmup", "capacity", "connector", "naive")}
+    fake = FakeProcess(objects)
+    try:
+        options = {
+            "type": "zendesk",
+            "base_url": fake.url,
+            "allow_private_urls": True,
+            "credentials": "env:BENCH_ZD",
+            "custom_object_key": "connector",
+            "record_name": "{group_name} {period_start}",
+            "mapping": MAPPING,
+            "concurrency": THREADS,
+            "max_queued_jobs": 30,
+            "job_poll_interval_s": 0.05,
+        }
+        delivery = delivery_for(options)
+        started = time.perf_counter()
+        payloads = [item.sample[0] for item in delivery.plan(report).items]
+        plan_s = time.perf_counter() - started  # the records built from the rows (once; deliver reuses them)
+        print(
+            f"{args.rows:,} rows (agent-performance), jobs of 100, {THREADS} threads; fake Zendesk in its own process"
+        )
+
+        capacity(fake.url, "warmup", payloads[:2_000])  # the fake's first requests are slower: not measured
+        before, _ = fake.stats("capacity")
+        capacity_s = capacity(fake.url, "capacity", payloads)
+        after, held = fake.stats("capacity")
+        assert held == args.rows, f"capacity run: the fake holds {held} records"
+        capacity_requests = after - before
+        before = after
+        full_s = capacity(fake.url, "capacity", payloads, results=True)
+        after, _ = fake.stats("capacity")
+        full_requests = after - before
+
+        before = after
+        started = time.perf_counter()
+        results = list(delivery.deliver(report))
+        connector_s = time.perf_counter() - started
+        after, held = fake.stats("connector")
+        sent = sum(r.status == "sent" for r in results)
+        assert sent == held == args.rows, f"connector run: {sent} sent, the fake holds {held}"
+        connector_requests = after - before
+
+        before = after
+        sample = payloads[: args.sample]
+        naive_s = naive(fake.url, "naive", sample) * args.rows / len(sample)
+        after, held = fake.stats("naive")
+        assert held == len(sample)
+        naive_requests = (after - before) * args.rows // len(sample)
+
+        # a rerun: every record updated, none added
+        started = time.perf_counter()
+        rerun = list(delivery.deliver(report))
+        rerun_s = time.perf_counter() - started
+        _, held = fake.stats("connector")
+        assert held == args.rows and all(r.status == "sent" for r in rerun)
+    finally:
+        fake.close()
+
+    rows = args.rows
+    table = [
+        ("fake capacity: bare jobs of 100", capacity_s, capacity_requests),
+        ("fake capacity: bare jobs + results read", full_s, full_requests),
+        ("connector (jobs + show_many polls)", connector_s, connector_requests),
+        ("connector rerun (all updates)", rerun_s, None),
+        (f"connector plan: {args.rows:,} records built, no I/O", plan_s, 0),
+        (f"naive, 1 request/row (sample {len(sample):,})", naive_s, naive_requests),
+    ]
+    print(f"{'way':44} {'seconds':>8} {'rows/s':>9} {'requests':>9}")
+    for name, seconds, requests in table:
+        shown = f"{requests:>9,}" if requests is not None else f"{'':>9}"
+        print(f"{name:44} {seconds:8.2f} {rows / seconds:9,.0f} {shown}")
+    print(
+        f"connector: {capacity_s / connector_s:.0%} of the fake's rows/s for bare posts, "
+        f"{full_s / connector_s:.0%} with the results read (target >= 80%); "
+        f"requests {naive_requests / connector_requests:.0f}x fewer than one per row (target >= 50x); "
+        f"{naive_s / connector_s:.0f}x the naive rows/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
