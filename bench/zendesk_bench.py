@@ -183,7 +183,7 @@ def main() -> None:
             "mapping": MAPPING,
             "concurrency": THREADS,
             "max_queued_jobs": 30,
-            "job_poll_interval_s": 0.05,
+            "job_poll_interval_s": 1.0,
         }
         delivery = delivery_for(options)
         started = time.perf_counter()

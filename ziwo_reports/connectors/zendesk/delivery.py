@@ -78,6 +78,10 @@ KIND = "zendesk"
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 #: Job ids per show_many request.
 POLL_IDS = 100
+#: The shortest wait between job polls, however fast jobs finish.
+MIN_POLL_S = 0.01
+#: The wait before the first poll of a delivery's jobs.
+FIRST_POLL_S = 0.05
 #: The tag every follow-up ticket or note carries, and the prefix of the per-call tag.
 TAG = "ziwo"
 CALL_TAG_PREFIX = "ziwo_call_"
@@ -429,6 +433,7 @@ class _Upsert:
         self.options, self.clients = options, clients
         self.key = options.custom_object_key or ""
         self.stop: list[str] = []  # credentials refused: nothing more is sent
+        self.unfinished = False  # the last poll found a job not yet finished
 
     def _submit(self, chunk: list[_Row]) -> dict[str, Any]:
         return self.clients.api().submit_records_job(self.key, [row.payload for row in chunk])
@@ -438,7 +443,8 @@ class _Upsert:
         queue = deque(_chunks(rows, options.batch_size))
         inflight: dict[Future[dict[str, Any]], list[_Row]] = {}
         pending: dict[str, tuple[list[_Row], float]] = {}  # job id -> its rows, when submitted
-        next_poll = 0.0
+        # The first polls come soon (the adaptive interval grows to job_poll_interval_s while jobs are queued).
+        next_poll, interval = 0.0, min(options.job_poll_interval_s, FIRST_POLL_S)
         with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="zendesk-jobs") as pool:
             while queue or inflight or pending:
                 while queue and len(inflight) + len(pending) < options.max_queued_jobs:
@@ -455,8 +461,13 @@ class _Upsert:
                 elif pending:
                     time.sleep(max(0.0, next_poll - time.monotonic()))
                 if pending and time.monotonic() >= next_poll:
+                    self.unfinished = False
                     yield from self._poll(pending)
-                    next_poll = time.monotonic() + options.job_poll_interval_s
+                    # Jobs that finish between polls: poll sooner (a queue of 30 jobs waits for the
+                    # poll); jobs still queued: back off again, up to job_poll_interval_s.
+                    ceiling = options.job_poll_interval_s
+                    interval = min(ceiling, interval * 2) if self.unfinished else max(MIN_POLL_S, interval / 2)
+                    next_poll = time.monotonic() + min(interval, ceiling)
 
     def _submitted(
         self, chunk: list[_Row], future: Future[dict[str, Any]], pending: dict[str, tuple[list[_Row], float]]
@@ -500,6 +511,8 @@ class _Upsert:
                         f"job {job_id} still {status.get('status')} after {self.options.job_poll_timeout_s:g} s "
                         "(job_poll_timeout_s); replay sends the records again (upserted by external_id)",
                     )
+                else:
+                    self.unfinished = True
 
     def _finished(self, chunk: list[_Row], status: dict[str, Any]) -> Iterator[ItemResult]:
         job_id = status.get("id")
