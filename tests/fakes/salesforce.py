@@ -133,6 +133,8 @@ class FakeSalesforce:
         self.calls: list[tuple[str, str]] = []
         self.api_limit: int | None = None  # data requests the org may make; past it, 403 REQUEST_LIMIT_EXCEEDED
         self.api_used = 0
+        self.expire_at: int | None = None  # at this data request, every session expires (once)
+        self.issued: list[str] = []  # every access token handed out, for tests that look for leaks
         self.faults: list[list[Any]] = []  # [code, times]
         self.locked: dict[str, int] = {}  # external id value -> times its record is locked
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -242,6 +244,7 @@ class FakeSalesforce:
         token = "00Dfake!" + secrets.token_urlsafe(24)
         with self.lock:
             self.tokens.add(token)
+            self.issued.append(token)
             self.logins += 1
         return 200, {
             "access_token": token,
@@ -582,6 +585,12 @@ def _handler(fake: FakeSalesforce) -> type[BaseHTTPRequestHandler]:
                 return self._send(404, [_error("NOT_FOUND", "The requested resource does not exist")])
             auth = self.headers.get("Authorization", "")
             if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in fake.tokens:
+                return self._send(401, [_error("INVALID_SESSION_ID", "Session expired or invalid")])
+            with fake.lock:
+                if fake.expire_at is not None and fake.api_used + 1 >= fake.expire_at:
+                    fake.expire_at = None
+                    fake.tokens.clear()
+            if auth.removeprefix("Bearer ") not in fake.tokens:
                 return self._send(401, [_error("INVALID_SESSION_ID", "Session expired or invalid")])
             with fake.lock:
                 fake.api_used += 1

@@ -56,7 +56,9 @@ def errors_of(response: requests.Response) -> list[dict[str, Any]]:
         return []
     if isinstance(body, dict):
         body = [body]
-    return [e for e in body if isinstance(e, dict)] if isinstance(body, list) else []
+    if not isinstance(body, list):
+        return []
+    return [e for e in body if isinstance(e, dict) and ("errorCode" in e or "statusCode" in e)]
 
 
 def error_codes(response: requests.Response) -> list[str]:

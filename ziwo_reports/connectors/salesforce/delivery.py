@@ -92,7 +92,12 @@ class Row:
 
 
 class Stop(Exception):
-    """The org's API allowance is spent: nothing more is sent in this delivery."""
+    """The org's API allowance is spent: nothing more is sent in this delivery. `done`: the
+    results of the rows of the chunk that were done before."""
+
+    def __init__(self, done: list[ItemResult] | None = None) -> None:
+        super().__init__("REQUEST_LIMIT_EXCEEDED")
+        self.done = done or []
 
 
 def phone_forms(number: str) -> list[str]:
@@ -502,9 +507,24 @@ class SalesforceDelivery:
         return f"SELECT Id FROM {sobject} WHERE {where} ORDER BY LastModifiedDate DESC LIMIT 1"
 
     def _follow_ups(self, api: SalesforceApi, rows: list[Row]) -> Iterator[ItemResult]:
-        yield from _parallel(
-            [[row] for row in rows], lambda one: [self._follow_up(api, one[0])], self.options.concurrency
-        )
+        """The calls of one number in order, in one worker: the first may create the Contact that
+        the next ones then find (two workers would each create one)."""
+        by_number: dict[str, list[Row]] = {}
+        for row in rows:
+            number = str(row.source.get(self.options.phone_column) or "").strip()
+            forms = phone_forms(number) if number else [row.key]
+            by_number.setdefault(forms[1] if len(forms) > 1 else forms[0], []).append(row)
+
+        def send(group: list[Row]) -> list[ItemResult]:
+            done: list[ItemResult] = []
+            for row in group:
+                try:
+                    done.append(self._follow_up(api, row))
+                except Stop:
+                    raise Stop(done) from None
+            return done
+
+        yield from _parallel(list(by_number.values()), send, self.options.concurrency)
 
     def _find(self, api: SalesforceApi, sobject: str, forms: list[str]) -> str | None:
         reply = api.query(self._match_soql(sobject, forms))
@@ -590,9 +610,11 @@ def _parallel(chunks: list[list[Row]], send: Any, concurrency: int) -> Iterator[
             return [ItemResult(row.key, "failed", error=LIMIT_MESSAGE) for row in chunk]
         try:
             return send(chunk)
-        except Stop:
+        except Stop as stopped:
             stop.set()
-            return [ItemResult(row.key, "failed", error=LIMIT_MESSAGE) for row in chunk]
+            done = {result.key for result in stopped.done}
+            rest = [ItemResult(row.key, "failed", error=LIMIT_MESSAGE) for row in chunk if row.key not in done]
+            return stopped.done + rest
 
     pending: set[Future[list[ItemResult]]] = set()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="salesforce") as pool:
