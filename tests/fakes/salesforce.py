@@ -82,6 +82,14 @@ class SObject:
     fields: dict[str, Field]
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     prefix: str = "a01"
+    index: dict[str, dict[Any, str]] = field(default_factory=dict)  # external id field -> value -> record id
+
+    def put(self, record: dict[str, Any]) -> None:
+        """Store a record, its external id values indexed (as the org's unique index does)."""
+        self.records[record["Id"]] = record
+        for name, spec in self.fields.items():
+            if spec.external_id and record.get(name) not in (None, ""):
+                self.index.setdefault(name, {})[record[name]] = record["Id"]
 
 
 def _error(code: str, message: str, fields: list[str] | None = None) -> dict[str, Any]:
@@ -198,7 +206,7 @@ class FakeSalesforce:
         with self.lock:
             obj = self.objects[sobject]
             record_id = self._new_id(obj)
-            obj.records[record_id] = {"Id": record_id, "LastModifiedDate": time.time(), **values}
+            obj.put({"Id": record_id, "LastModifiedDate": time.time(), **values})
             return record_id
 
     def expire_sessions(self) -> None:
@@ -306,13 +314,13 @@ class FakeSalesforce:
             problem = self._check_value(obj, name, value)
             if problem:
                 return {"id": None, "success": False, "errors": [problem]}
-        existing = [r for r in obj.records.values() if r.get(ext) == key]
-        if len(existing) > 1:
-            return {"id": None, "success": False, "errors": [_record_error("DUPLICATE_EXTERNAL_ID", "more than one")]}
-        if existing:
-            existing[0].update(values)
-            existing[0]["LastModifiedDate"] = time.time()
-            return {"id": existing[0]["Id"], "success": True, "errors": [], "created": False}
+        found = obj.index.get(ext, {}).get(key)
+        if found is not None:
+            record = obj.records[found]
+            record.update(values)
+            record["LastModifiedDate"] = time.time()
+            obj.put(record)
+            return {"id": found, "success": True, "errors": [], "created": False}
         missing = [n for n, f in obj.fields.items() if f.required and values.get(n) in (None, "")]
         if missing:
             return {
@@ -321,7 +329,7 @@ class FakeSalesforce:
                 "errors": [_record_error("REQUIRED_FIELD_MISSING", f"Required fields are missing: {missing}", missing)],
             }
         record_id = self._new_id(obj)
-        obj.records[record_id] = {"Id": record_id, "LastModifiedDate": time.time(), **values}
+        obj.put({"Id": record_id, "LastModifiedDate": time.time(), **values})
         return {"id": record_id, "success": True, "errors": [], "created": True}
 
     def collections_upsert(self, sobject: str, ext: str, body: Any) -> tuple[int, Any]:
@@ -549,6 +557,7 @@ _DATA = re.compile(r"^/services/data/v(\d+\.\d)(/.*)$")
 def _handler(fake: FakeSalesforce) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait for a delayed ACK
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
@@ -637,7 +646,7 @@ def _handler(fake: FakeSalesforce) -> type[BaseHTTPRequestHandler]:
                             _error("REQUIRED_FIELD_MISSING", f"Required fields are missing: {missing}", missing)
                         ]
                     record_id = fake._new_id(obj)
-                    obj.records[record_id] = {"Id": record_id, "LastModifiedDate": time.time(), **values}
+                    obj.put({"Id": record_id, "LastModifiedDate": time.time(), **values})
                 return 201, {"id": record_id, "success": True, "errors": []}
             if segments[0] == "sobjects" and len(segments) == 4 and method == "PATCH":
                 obj = fake.objects.get(segments[1])
