@@ -339,3 +339,19 @@ def test_an_after_call_workflow_creates_each_follow_up_once(fake, simulator, tmp
     with open_warehouse(path, read_only=True) as wh:
         rows = list_deliveries(wh, limit=1000)
     assert len(rows) == second.kept and all(r.status == "sent" and r.target_type == "salesforce" for r in rows)
+
+
+def test_the_credentials_block_keeps_its_secrets_obfuscated(prefect_api, fake):
+    from prefect.client.orchestration import get_client
+
+    from ziwo_reports.connectors.salesforce.block import SalesforceCredentials
+
+    SalesforceCredentials(
+        auth="jwt", username=fake.username, consumer_key=fake.consumer_key, private_key=PRIVATE_KEY
+    ).save("sf-creds", overwrite=True)
+    with get_client(sync_client=True) as client:
+        document = client.read_block_document_by_name(
+            "sf-creds", block_type_slug="salesforce-credentials", include_secrets=False
+        )
+    assert "PRIVATE KEY" not in str(document.data) and "****" in str(document.data)
+    assert delivery_for(target(fake, credentials="sf-creds")).check().ok  # the JWT flow, from the block
