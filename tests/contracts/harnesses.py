@@ -18,6 +18,8 @@ from typing import Any
 import openpyxl
 import pyarrow.parquet as pq
 
+from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.salesforce import Field as SfField
 from tests.fakes.zendesk import FakeZendesk
 from tests.receivers import Receiver
 
@@ -127,6 +129,22 @@ os.environ.update(
 )
 
 
+# --- salesforce: one fake org for the session, an object per test folder ------------------------------
+
+SF_ORG = FakeSalesforce().__enter__()  # a daemon thread: it ends with the test process
+SF_ENV = "ZR_CONTRACT_SF"
+os.environ.update(
+    {
+        f"{SF_ENV}_AUTH": "password",
+        f"{SF_ENV}_USERNAME": SF_ORG.username,
+        f"{SF_ENV}_PASSWORD": SF_ORG.password,
+        f"{SF_ENV}_SECURITY_TOKEN": SF_ORG.security_token,
+        f"{SF_ENV}_CONSUMER_KEY": SF_ORG.consumer_key,
+        f"{SF_ENV}_CONSUMER_SECRET": SF_ORG.consumer_secret,
+    }
+)
+
+
 def _zendesk_object(folder: Path) -> str:
     return "co_" + hashlib.sha256(str(folder).encode()).hexdigest()[:16]
 
@@ -162,6 +180,58 @@ def _zendesk_break(folder: Path) -> None:
 
 def _zendesk_mend(folder: Path) -> None:
     ZENDESK.fail(f"/api/v2/custom_objects/{_zendesk_object(folder)}", None)
+
+
+class _SalesforceSecrets(list):
+    """The org's passwords and secrets, and every session token it has issued so far."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter([SF_ORG.password, SF_ORG.security_token, SF_ORG.consumer_secret, *SF_ORG.issued])
+
+
+def _sf_object(folder: Path) -> str:
+    return "M" + hashlib.sha256(str(folder).encode()).hexdigest()[:12] + "__c"
+
+
+def _sf_options(folder: Path) -> dict[str, Any]:
+    name = _sf_object(folder)
+    if name not in SF_ORG.objects:
+        SF_ORG.add_object(
+            name,
+            {
+                "Row_Key__c": SfField(external_id=True, unique=True),
+                "Agent__c": SfField(),
+                "Answered__c": SfField("double"),
+            },
+        )
+    return {
+        "type": "salesforce",
+        "name": "contract-salesforce",
+        "credentials": f"env:{SF_ENV}",
+        "login_url": SF_ORG.url,
+        "allow_private_urls": True,
+        "sobject": name,
+        "external_id_field": "Row_Key__c",
+        "mapping": {"Agent__c": "group_name", "Answered__c": "calls_answered"},
+    }
+
+
+def _sf_records(folder: Path) -> list[dict[str, Any]]:
+    """The object's records without what the org sets (ids, modification times)."""
+    name = _sf_object(folder)
+    if name not in SF_ORG.objects:
+        return []
+    records = [{k: v for k, v in r.items() if k not in ("Id", "LastModifiedDate")} for r in SF_ORG.records(name)]
+    return sorted(records, key=lambda r: r["Row_Key__c"])
+
+
+def _sf_break(folder: Path) -> None:
+    _sf_options(folder)
+    SF_ORG.objects[_sf_object(folder)].fields["Row_Key__c"].external_id = False  # no longer an upsert key
+
+
+def _sf_mend(folder: Path) -> None:
+    SF_ORG.objects[_sf_object(folder)].fields["Row_Key__c"].external_id = True
 
 
 HARNESSES: dict[str, Harness] = {
@@ -218,5 +288,20 @@ HARNESSES: dict[str, Harness] = {
         break_target=_zendesk_break,
         mend_target=_zendesk_mend,
         secrets=[ZENDESK.api_token],
+    ),
+    "salesforce": Harness(
+        options=_sf_options,
+        bad_options={
+            "type": "salesforce",
+            "credentials": "env:X",
+            "sobject": "Obj__c",
+            "external_id_field": "Key__c",
+            "batch_size": 500,
+        },
+        bad_field="batch_size",
+        observe=_sf_records,
+        break_target=_sf_break,
+        mend_target=_sf_mend,
+        secrets=_SalesforceSecrets(),
     ),
 }
