@@ -156,7 +156,8 @@ class _State:
     associations: set[tuple[str, str, str, str, int]] = field(default_factory=set)
     limited: list[str] = field(default_factory=list)  # policies of the next 429s
     daily_spent: bool = False
-    per_ten_seconds: int | None = None
+    per_window: int | None = None
+    window_s: float = 10.0
     window: list[float] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
     hooks: list[Callable[[int], None]] = field(default_factory=list)
@@ -232,10 +233,11 @@ class HubSpotFake:
         with self.lock:
             self.state.daily_spent = False
 
-    def limit_per_ten_seconds(self, requests: int | None) -> None:
-        """A rolling 10-second limit, as HubSpot's burst limit (429 policyName TEN_SECONDLY_ROLLING)."""
+    def limit_rolling(self, requests: int | None, seconds: float = 10.0) -> None:
+        """A rolling limit of `requests` per `seconds` (HubSpot's burst limit is per 10 s; 429
+        policyName TEN_SECONDLY_ROLLING); refused requests do not count."""
         with self.lock:
-            self.state.per_ten_seconds, self.state.window = requests, []
+            self.state.per_window, self.state.window_s, self.state.window = requests, seconds, []
 
     def fail_all(self, status: int | None) -> None:
         """Every request answers this status (5xx: HubSpot's INTERNAL_ERROR body); None: normal again."""
@@ -317,11 +319,13 @@ class HubSpotFake:
                 policy = "DAILY"
             elif state.limited:
                 policy = state.limited.pop(0)
-            elif state.per_ten_seconds is not None:
+            elif state.per_window is not None:
                 now = time.monotonic()
-                state.window = [t for t in state.window if now - t < 10] + [now]
-                if len(state.window) > state.per_ten_seconds:
+                state.window = [t for t in state.window if now - t < state.window_s]
+                if len(state.window) >= state.per_window:
                     policy = "TEN_SECONDLY_ROLLING"
+                else:
+                    state.window.append(now)
         if policy is not None:
             which = "daily" if policy == "DAILY" else "secondly"
             raise ApiError(

@@ -240,7 +240,16 @@ class HubSpotDelivery:
                 batches = [rows[i : i + size] for i in range(0, len(rows), size)]
                 yield from _parallel(batches, lambda b: self._upsert(api, b, stop), self.options.concurrency)
             else:
-                yield from _parallel(rows, lambda r: [self._follow_up(api, r, stop)], self.options.concurrency)
+                # Calls from one number go in order in one worker: two workers could each find no
+                # contact for a new number and each create one.
+                by_number: dict[str, list[_Row]] = {}
+                for row in rows:
+                    by_number.setdefault(row.number or row.key, []).append(row)
+                yield from _parallel(
+                    by_number.values(),
+                    lambda same: [self._follow_up(api, r, stop) for r in same],
+                    self.options.concurrency,
+                )
         finally:
             api.close()
 
@@ -293,6 +302,8 @@ class HubSpotDelivery:
         meta = {name: metadata.get(name) for name in META_FIELDS if name != "row_key"}
         keys = [str(key) for key in row_keys(report).to_pylist()]
         mapping = self._compile(report, dict(options.mapping), "")
+        # An empty mapping sends each row as it is for upsert; for a follow-up it adds nothing.
+        extra = options.job == "upsert" or bool(options.mapping)
         if options.job == "follow_up":
             if "caller_number" not in report.table.column_names:
                 raise DeliveryConfigError(
@@ -306,7 +317,11 @@ class HubSpotDelivery:
         try:
             for row, key in zip(report.table.to_pylist(), keys, strict=True):
                 values = {**meta, "row_key": key, **row}
-                mapped = {k: hubspot_value(v) for k, v in mapping.body(row, {**meta, "row_key": key}).items()}
+                mapped = (
+                    {k: hubspot_value(v) for k, v in mapping.body(row, {**meta, "row_key": key}).items()}
+                    if extra
+                    else {}
+                )
                 if options.job == "upsert":
                     rows.append(_Row(key, values, mapped, ""))
                     continue
@@ -482,7 +497,11 @@ class HubSpotDelivery:
         else:
             properties = {
                 options.phone_properties[0]: row.number,
-                **{k: hubspot_value(v) for k, v in self._contact.body(row.values, {}).items()},
+                **(
+                    {k: hubspot_value(v) for k, v in self._contact.body(row.values, row.values).items()}
+                    if options.contact_mapping
+                    else {}
+                ),
             }
             contact = str(_expect(api.create("contacts", {"properties": properties}), "contact creation")["id"])
             created = True
