@@ -153,6 +153,7 @@ class _State:
     expired: set[str] = field(default_factory=set)
     schema: dict[str, dict[str, Property]] = field(default_factory=dict)
     store: dict[str, dict[str, Record]] = field(default_factory=dict)
+    unique: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (type, property): value -> id
     associations: set[tuple[str, str, str, str, int]] = field(default_factory=set)
     limited: list[str] = field(default_factory=list)  # policies of the next 429s
     daily_spent: bool = False
@@ -382,11 +383,26 @@ class HubSpotFake:
 
     def _create(self, object_type: str, properties: dict[str, Any]) -> Record:
         now = _now()
-        record = Record(str(next(self.ids)), {k: _text(v) for k, v in properties.items()}, now, now)
+        record = Record(str(next(self.ids)), {}, now, now)
         self.state.store[object_type][record.id] = record
+        self._set(object_type, record, properties)
         return record
 
+    def _set(self, object_type: str, record: Record, properties: dict[str, Any]) -> None:
+        schema = self.state.schema[object_type]
+        for name, value in properties.items():
+            text = _text(value)
+            if name in schema and schema[name].unique:
+                index = self.state.unique.setdefault((object_type, name), {})
+                index.pop(record.properties.get(name, ""), None)
+                if text:
+                    index[text] = record.id
+            record.properties[name] = text
+
     def _find(self, object_type: str, prop: str, value: str) -> Record | None:
+        if self.state.schema[object_type].get(prop, Property(prop)).unique:
+            found = self.state.unique.get((object_type, prop), {}).get(value)
+            return self.state.store[object_type].get(found) if found else None
         for record in self.state.store[object_type].values():
             if record.properties.get(prop) == value:
                 return record
@@ -426,7 +442,7 @@ class HubSpotFake:
             if record is None:
                 record = self._create(object_type, {**properties, id_property: value})
             else:
-                record.properties.update({k: _text(v) for k, v in properties.items()})
+                self._set(object_type, record, properties)
                 record.updated = _now()
             results.append({**record.as_json(), "new": new, "objectWriteTraceId": trace})
         if not results:  # nothing written: the batch is refused whole, naming the first error
@@ -531,6 +547,7 @@ def _filter(record: Record, spec: dict[str, Any]) -> bool:
 def _handler(fake: HubSpotFake) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall between
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass
