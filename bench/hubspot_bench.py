@@ -31,33 +31,34 @@ if TYPE_CHECKING:
     from ziwo_reports.report_model import Report
 
 TOKEN = "pat-na1-bench-5d2c9e1a-0b3f"
-PHASES = ("p_capacity", "p_connector", "p_naive")
 PROPERTIES = ("agent_name", "calls_offered", "calls_answered", "avg_handle_time_s", "csat_avg", "period_start")
 
 
 def serve() -> None:
-    """The fake's process: prints its port; on stdin `count <object>` prints requests to that
-    object's batch upsert and its records."""
+    """The fake's process: prints its port; on stdin `define <object>` makes an object type of the
+    benchmark's shape, `count <object>` prints the requests to it and its records."""
     from tests.fakes.hubspot import HubSpotFake, Property
 
     with HubSpotFake(tokens=[TOKEN]) as fake:
-        for phase in PHASES:
-            fake.define(
-                phase,
-                [
-                    Property("ziwo_row_key", unique=True),
-                    Property("agent_name"),
-                    Property("calls_offered", "number"),
-                    Property("calls_answered", "number"),
-                    Property("avg_handle_time_s", "number"),
-                    Property("csat_avg", "number"),
-                    Property("period_start", "datetime"),
-                ],
-            )
         print(fake.server.server_address[1], flush=True)
         for line in sys.stdin:
-            _, phase = line.split()
-            print(len(fake.requests(f"/{phase}/")), len(fake.records(phase)), flush=True)
+            command, phase = line.split()
+            if command == "define":
+                fake.define(
+                    phase,
+                    [
+                        Property("ziwo_row_key", unique=True),
+                        Property("agent_name"),
+                        Property("calls_offered", "number"),
+                        Property("calls_answered", "number"),
+                        Property("avg_handle_time_s", "number"),
+                        Property("csat_avg", "number"),
+                        Property("period_start", "datetime"),
+                    ],
+                )
+                print("ok", flush=True)
+            else:
+                print(len(fake.requests(f"/{phase}/")), len(fake.records(phase)), flush=True)
 
 
 class FakeProcess:
@@ -68,11 +69,18 @@ class FakeProcess:
         assert self.process.stdout is not None
         self.url = f"http://127.0.0.1:{self.process.stdout.readline().strip()}"
 
-    def count(self, phase: str) -> tuple[int, int]:
+    def ask(self, line: str) -> list[str]:
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(f"count {phase}\n")
+        self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
-        requests, records = self.process.stdout.readline().split()
+        return self.process.stdout.readline().split()
+
+    def define(self, phase: str) -> str:
+        self.ask(f"define {phase}")
+        return phase
+
+    def count(self, phase: str) -> tuple[int, int]:
+        requests, records = self.ask(f"count {phase}")
         return int(requests), int(records)
 
     def close(self) -> None:
@@ -128,14 +136,14 @@ def target(url: str, phase: str, concurrency: int, batch_size: int = 100) -> dic
     }
 
 
-def capacity(url: str, report: Report, concurrency: int) -> float:
+def capacity(url: str, report: Report, phase: str, concurrency: int) -> float:
     """Rows/s the fake takes when the batch bodies are ready and a bare loop sends them."""
     import orjson
     import requests
 
     from ziwo_reports.connectors.delivery import delivery_for
 
-    delivery = delivery_for(target(url, "p_capacity", concurrency))
+    delivery = delivery_for(target(url, phase, concurrency))
     rows = delivery._rows(report)  # the same bodies the delivery sends, built before the clock starts
     batches = [rows[start : start + 100] for start in range(0, len(rows), 100)]
     bodies = [
@@ -148,7 +156,7 @@ def capacity(url: str, report: Report, concurrency: int) -> float:
     def send(body: bytes) -> None:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        answer = session.post(f"{url}/crm/v3/objects/p_capacity/batch/upsert", data=body, headers=headers, timeout=60)
+        answer = session.post(f"{url}/crm/v3/objects/{phase}/batch/upsert", data=body, headers=headers, timeout=60)
         answer.raise_for_status()
 
     started = time.perf_counter()
@@ -175,6 +183,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--sample", type=int, default=3_000, help="rows the naive one-request-per-row run sends")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -182,27 +191,43 @@ def main() -> None:
         return
     os.environ["BENCH_HS_ACCESS_TOKEN"] = TOKEN
     fake = FakeProcess()
+    own, ours = [], []
     try:
         report = metrics(args.rows)
         sample = metrics(args.sample)
-        own = capacity(fake.url, report, args.concurrency)
-        cap_requests, cap_records = fake.count("p_capacity")
-        ours, _ = through_delivery(fake.url, report, "p_connector", args.concurrency, 100)
-        our_requests, our_records = fake.count("p_connector")
-        naive, _ = through_delivery(fake.url, sample, "p_naive", args.concurrency, 1)
-        naive_requests, naive_records = fake.count("p_naive")
+        # Rounds that alternate the two, each into fresh object types (every row a create): the
+        # machine's other load falls on both alike, and the best round of each is compared.
+        for round_number in range(args.rounds):
+            phase = fake.define(f"p_capacity_{round_number}")
+            own.append(capacity(fake.url, report, phase, args.concurrency))
+            cap_requests, cap_records = fake.count(phase)
+            phase = fake.define(f"p_connector_{round_number}")
+            ours.append(through_delivery(fake.url, report, phase, args.concurrency, 100)[0])
+            our_requests, our_records = fake.count(phase)
+            assert cap_records == our_records == args.rows
+        phase = fake.define("p_naive")
+        naive, _ = through_delivery(fake.url, sample, phase, args.concurrency, 1)
+        naive_requests, naive_records = fake.count(phase)
     finally:
         fake.close()
-    assert cap_records == our_records == args.rows and naive_records == args.sample
+    assert naive_records == args.sample
     naive_total = naive_requests * args.rows / args.sample
-    print(f"HubSpot fake, {args.rows:,} rows, concurrency {args.concurrency} (naive: {args.sample:,}-row sample)")
-    print(f"{'approach':<34} {'rows/s':>10} {'requests':>10} {'s for all':>10}")
-    print(f"{'fake capacity (bare batch loop)':<34} {own:>10,.0f} {cap_requests:>10,} {args.rows / own:>10.1f}")
-    print(f"{'hubspot delivery (batch upsert)':<34} {ours:>10,.0f} {our_requests:>10,} {args.rows / ours:>10.1f}")
+    best_own, best_ours = max(own), max(ours)
+    print(
+        f"HubSpot fake, {args.rows:,} rows, concurrency {args.concurrency}, best of {args.rounds} rounds "
+        f"(naive: {args.sample:,}-row sample)"
+    )
+    print(f"{'approach':<34} {'rows/s':>10} {'requests':>10} {'s for all':>10}  rounds (rows/s)")
+    for name, best, sent, rounds in (
+        ("fake capacity (bare batch loop)", best_own, cap_requests, own),
+        ("hubspot delivery (batch upsert)", best_ours, our_requests, ours),
+    ):
+        shown = ", ".join(f"{v:,.0f}" for v in rounds)
+        print(f"{name:<34} {best:>10,.0f} {sent:>10,} {args.rows / best:>10.1f}  {shown}")
     print(f"{'naive, one request per row':<34} {naive:>10,.0f} {naive_total:>10,.0f} {args.rows / naive:>10.1f}")
     print(
-        f"delivery vs capacity: {ours / own:.0%}; requests: {naive_total / our_requests:.0f}x fewer than one per row; "
-        f"rows/s: {ours / naive:.1f}x the naive approach"
+        f"delivery vs capacity: {best_ours / best_own:.0%}; requests: {naive_total / our_requests:.0f}x fewer than "
+        f"one per row; rows/s: {best_ours / naive:.1f}x the naive approach"
     )
 
 

@@ -82,7 +82,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class _Row:
     key: str
-    values: dict[str, Any]  # the row's columns and the report's fields, for templates
+    values: dict[str, Any]  # the row's columns (follow_up: and the report's fields, for templates)
     properties: dict[str, Any]  # upsert: the record's; follow_up: the engagement's
     number: str  # follow_up: the caller's number ("" when none)
 
@@ -313,18 +313,23 @@ class HubSpotDelivery:
             self._contact = self._compile(report, dict(options.contact_mapping), "contact_")
             subject = self._template(report, options.subject, "subject")
             body = self._template(report, options.body, "body") if options.body else None
+        # Plain `property: column` pairs are read straight from the row: a 50,000-row upsert spends
+        # most of its own time here otherwise.
+        plain = [(f.target, f.name) for f in mapping.fields if f.source == "column" and f.spec is None]
+        plain = plain if len(plain) == len(mapping.fields) and mapping.fields else None
         rows = []
         try:
             for row, key in zip(report.table.to_pylist(), keys, strict=True):
-                values = {**meta, "row_key": key, **row}
-                mapped = (
-                    {k: hubspot_value(v) for k, v in mapping.body(row, {**meta, "row_key": key}).items()}
-                    if extra
-                    else {}
-                )
+                if plain is not None:
+                    mapped = {target: hubspot_value(row[name]) for target, name in plain}
+                elif extra:
+                    mapped = {k: hubspot_value(v) for k, v in mapping.body(row, {**meta, "row_key": key}).items()}
+                else:
+                    mapped = {}
                 if options.job == "upsert":
-                    rows.append(_Row(key, values, mapped, ""))
+                    rows.append(_Row(key, row, mapped, ""))
                     continue
+                values = {**meta, "row_key": key, **row}
                 number = str(row.get("caller_number") or "").strip()
                 defaults = self._engagement_defaults(row, subject.render(values), body.render(values) if body else None)
                 rows.append(_Row(key, values, {**defaults, **mapped}, number))
