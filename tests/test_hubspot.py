@@ -410,3 +410,32 @@ def test_no_datetime_leaks_as_python_repr(hubspot, warehouse):
     [item] = delivery.plan(report).items
     assert item.sample[0]["hs_timestamp"].endswith("Z") and "datetime" not in str(item.sample)
     assert isinstance(datetime.fromisoformat(item.sample[0]["hs_timestamp"].replace("Z", "+00:00")), datetime)
+
+
+def test_a_token_in_a_block_is_obfuscated_and_read_again_from_the_block_after_a_rotation(
+    prefect_api, hubspot, warehouse
+):
+    """The block as the Prefect UI shows it (token obfuscated), and a rotation mid-run: the new
+    token saved in the block is what the delivery reads again on the 401."""
+    from prefect.client.orchestration import get_client
+
+    from ziwo_reports.connectors.hubspot.block import HubSpotCredentials
+
+    HubSpotCredentials(access_token=TOKEN).save("hs-creds", overwrite=True)
+    with get_client(sync_client=True) as client:
+        document = client.read_block_document_by_name(
+            "hs-creds", block_type_slug="hubspot-credentials", include_secrets=False
+        )
+        assert TOKEN not in str(document.data)
+
+    def rotate(count):
+        if count == 1:
+            hubspot.expire(TOKEN)
+            hubspot.accept(ROTATED)
+            HubSpotCredentials(access_token=ROTATED).save("hs-creds", overwrite=True)
+
+    hubspot.on_request(rotate)
+    target = upsert_target(hubspot, credentials="hs-creds")
+    delivered = deliver_report(golden.report_of(warehouse), target, ledger(warehouse), run_id="r1", source="test")
+    assert not delivered.failed and len(records(hubspot)) == 9
+    assert [s.status for s in hubspot.requests()] == [401, 200]

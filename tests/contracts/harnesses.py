@@ -158,8 +158,9 @@ def _hubspot_options(folder: Path) -> dict[str, Any]:
 
 
 def _hubspot_records(folder: Path) -> dict[str, Any]:
-    # what HubSpot holds, keyed by the row key (ids and times are HubSpot's own)
-    return _hubspot(folder).by("p_agent_metrics", "ziwo_row_key")
+    # what HubSpot holds, keyed by the row key, without HubSpot's own ids (their order follows the batches')
+    held = _hubspot(folder).by("p_agent_metrics", "ziwo_row_key")
+    return {key: {k: v for k, v in record.items() if k != "id"} for key, record in held.items()}
 
 
 HARNESSES: dict[str, Harness] = {
