@@ -27,6 +27,7 @@ from typing import Any, ClassVar, TypeVar
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import ValidationError
 
 from ziwo_reports.connectors.delivery import (
@@ -106,6 +107,21 @@ def hubspot_value(value: Any) -> Any:
     if isinstance(value, dict):
         return orjson.dumps(value).decode()
     return render_value(value)
+
+
+def _plain_properties(table: pa.Table, pairs: list[tuple[str, str]]) -> list[dict[str, Any]] | None:
+    """Each row's properties when every one is a column of text, numbers or booleans, built by
+    Arrow (a null is "", which clears the property, as `hubspot_value` does); None otherwise."""
+    columns = []
+    for _, name in pairs:
+        column = table[name]
+        kind = column.type
+        if not (pa.types.is_string(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            return None
+        if column.null_count:  # a column with nulls goes as text (HubSpot keeps every value as text)
+            column = pc.fill_null(column.cast(pa.string()), "")
+        columns.append(column)
+    return pa.table(columns, names=[target for target, _ in pairs]).to_pylist()
 
 
 def _iso(value: datetime) -> str:
@@ -317,6 +333,10 @@ class HubSpotDelivery:
         # most of its own time here otherwise.
         plain = [(f.target, f.name) for f in mapping.fields if f.source == "column" and f.spec is None]
         plain = plain if len(plain) == len(mapping.fields) and mapping.fields else None
+        if plain is not None and options.job == "upsert":
+            fast = _plain_properties(report.table, plain)
+            if fast is not None:
+                return [_Row(key, {}, properties, "") for key, properties in zip(keys, fast, strict=True)]
         rows = []
         try:
             for row, key in zip(report.table.to_pylist(), keys, strict=True):
