@@ -18,6 +18,7 @@ from typing import Any
 import openpyxl
 import pyarrow.parquet as pq
 
+from tests.fakes.hubspot import HubSpotFake, Property
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.salesforce import Field as SfField
 from tests.fakes.zendesk import FakeZendesk
@@ -234,6 +235,54 @@ def _sf_mend(folder: Path) -> None:
     SF_ORG.objects[_sf_object(folder)].fields["Row_Key__c"].external_id = True
 
 
+# --- hubspot: a fake HubSpot per test folder (tests/fakes/hubspot.py) ------------------------------
+
+HUBSPOT_TOKEN = "pat-na1-contract-0b7e2c4d-1f9a"
+os.environ["ZR_CONTRACT_HUBSPOT_ACCESS_TOKEN"] = HUBSPOT_TOKEN
+_HUBSPOT: dict[Path, HubSpotFake] = {}
+HUBSPOT_PROPERTIES = ["agent_name", "calls_answered", "csat_avg", "period_start"]
+
+
+def _hubspot(folder: Path) -> HubSpotFake:
+    if folder not in _HUBSPOT:
+        fake = _HUBSPOT[folder] = HubSpotFake(tokens=[HUBSPOT_TOKEN]).__enter__()  # daemon: ends with the process
+        fake.define(
+            "p_agent_metrics",
+            [
+                Property("ziwo_row_key", unique=True),
+                Property("agent_name"),
+                Property("calls_answered", "number"),
+                Property("csat_avg", "number"),
+                Property("period_start", "datetime"),
+            ],
+        )
+    return _HUBSPOT[folder]
+
+
+def _hubspot_options(folder: Path) -> dict[str, Any]:
+    return {
+        "type": "hubspot",
+        "name": "contract-hubspot",
+        "object_type": "p_agent_metrics",
+        "credentials": "env:ZR_CONTRACT_HUBSPOT",
+        "api_base": _hubspot(folder).url,
+        "allow_private_urls": True,
+        "batch_size": 4,
+        "mapping": {
+            "agent_name": "group_name",
+            "calls_answered": "calls_answered",
+            "csat_avg": "csat_avg",
+            "period_start": "period_start",
+        },
+    }
+
+
+def _hubspot_records(folder: Path) -> dict[str, Any]:
+    # what HubSpot holds, keyed by the row key, without HubSpot's own ids (their order follows the batches')
+    held = _hubspot(folder).by("p_agent_metrics", "ziwo_row_key")
+    return {key: {k: v for k, v in record.items() if k != "id"} for key, record in held.items()}
+
+
 HARNESSES: dict[str, Harness] = {
     "file": Harness(
         options=lambda folder: {
@@ -303,5 +352,14 @@ HARNESSES: dict[str, Harness] = {
         break_target=_sf_break,
         mend_target=_sf_mend,
         secrets=_SalesforceSecrets(),
+    ),
+    "hubspot": Harness(
+        options=_hubspot_options,
+        bad_options={"type": "hubspot", "credentials": "env:X", "object_type": "p_x", "batch_size": 500},
+        bad_field="batch_size",
+        observe=_hubspot_records,
+        break_target=lambda folder: _hubspot(folder).revoke_all() and None,
+        mend_target=lambda folder: _hubspot(folder).accept(HUBSPOT_TOKEN),
+        secrets=[HUBSPOT_TOKEN],
     ),
 }

@@ -237,6 +237,7 @@ def _load_builtin() -> None:
     """Import the connectors that register themselves (their modules call `register`)."""
     from ziwo_reports.connectors.files import delivery  # noqa: F401
     from ziwo_reports.connectors.http_api import delivery as _http_api  # noqa: F401
+    from ziwo_reports.connectors.hubspot import delivery as _hubspot  # noqa: F401
     from ziwo_reports.connectors.salesforce import delivery as _salesforce  # noqa: F401
     from ziwo_reports.connectors.webhook import delivery as _webhook  # noqa: F401
     from ziwo_reports.connectors.zendesk import delivery as _zendesk  # noqa: F401
