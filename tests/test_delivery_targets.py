@@ -264,3 +264,19 @@ def test_connector_credentials_blocks_keep_secrets_obfuscated_in_the_api(prefect
     assert hook.signing_secrets[0].get_secret_value() == secret
     assert load_credentials(HttpApiCredentials, "api-creds").token.get_secret_value() == "api-token-in-block-6622"
     assert redact("api-token-in-block-6622 hook-token-in-block-5511") == "*** ***"
+
+
+def test_a_token_pasted_as_credentials_is_refused_and_never_shown(capsys):
+    """A HubSpot private-app token has the shape of a block name; taken as one it would reach the
+    ledger's options and the error that names the field."""
+    from ziwo_reports.connectors.delivery import DeliveryConfigError, parse_target
+
+    token = "pat-na1-1a2b3c4d-5e6f-4a1b-9c8d-7e6f5a4b3c2d"
+    for options in (
+        {"type": "hubspot", "credentials": token, "object_type": "p_agent_metrics"},
+        {"type": "webhook", "url": "https://hooks.example.com/x", "credentials": token},
+    ):
+        with pytest.raises(DeliveryConfigError) as refused:
+            parse_target(options)
+        assert token not in str(refused.value) and "looks like a token itself" in str(refused.value)
+    assert parse_target({"type": "webhook", "url": "https://hooks.example.com/x", "credentials": "ops-hook"})

@@ -246,6 +246,36 @@ def _load_builtin() -> None:
 # --- helpers every delivery uses ---------------------------------------------------------------
 
 
+def validate_options(options: TargetOptions) -> None:
+    """A delivery's `validate()`: its options as their model checks them, again (no I/O); a
+    DeliveryConfigError naming the type, field and value."""
+    try:
+        type(options).model_validate(options.model_dump())
+    except ValidationError as problems:
+        raise DeliveryConfigError(config_problem(options.type, problems)) from None
+
+
+def json_hash(payload: Any) -> str:
+    """sha256 of a JSON-ready payload, keys sorted: what an item sends, for the ledger's payload_hash."""
+    import orjson
+
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def row_item(key: str, target: str, method: str, payload: Any, sample: Any = None) -> Item:
+    """The plan's item of a delivery that sends one record per row (the CRMs): keyed by the row's
+    key, hashed over what it sends, its sample the record (or `sample`)."""
+    return Item(
+        key=key,
+        target=target,
+        method=method,
+        rows=1,
+        payload_hash=json_hash(payload),
+        row_keys=(key,),
+        sample=(payload if sample is None else sample,),
+    )
+
+
 def table_hash(table: pa.Table) -> str:
     """sha256 of a table's data (schema and values, in Arrow's stream format): equal data, equal
     hash, whatever the run; what the ledger keeps instead of the payload."""

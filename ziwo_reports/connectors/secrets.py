@@ -36,8 +36,20 @@ class CredentialsError(ValueError):
     """Credentials that cannot be had; one line naming the reference (never a secret)."""
 
 
+#: What a token pasted where a block's name goes looks like: a HubSpot private-app token
+#: (`pat-na1-<uuid>`), any name holding a UUID, or a long run of hex. Block names are words.
+LOOKS_LIKE_A_TOKEN = re.compile(r"^pat-|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{24,}")
+
+
 def check_reference(value: str) -> str:
-    """A reference as the options hold it; ValueError naming it when it is neither form."""
+    """A reference as the options hold it; ValueError naming it when it is neither form. A value
+    that looks like a token itself is refused without being repeated (and masked from then on)."""
+    if re.match(REFERENCE, value) and LOOKS_LIKE_A_TOKEN.search(value):
+        register_secret(value)  # the error that names the field must not show it
+        raise ValueError(
+            "this looks like a token itself, not where one is kept: save the token in a credentials block "
+            "(ziwo-reports save-block) or an environment variable, and name that here (a block name, or env:PREFIX)"
+        )
     if not re.match(REFERENCE, value):
         raise ValueError(
             f"{value!r} is neither the name of a Prefect block (lowercase letters, digits and dashes) "

@@ -11,19 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from ziwo_reports.connectors.delivery import (
     CheckResult,
-    DeliveryConfigError,
     Item,
     ItemResult,
     Plan,
     TargetOptions,
-    config_problem,
     register,
     sample_rows,
     table_hash,
+    validate_options,
 )
 from ziwo_reports.connectors.files.destination import LocalDestination, open_destination
 from ziwo_reports.connectors.files.naming import marked_template
@@ -65,10 +64,7 @@ class FileDelivery:
 
     def validate(self) -> None:
         """The options as the model checks them (formats, template, limits); no I/O."""
-        try:
-            FileTarget.model_validate(self.options.model_dump())
-        except ValidationError as problems:
-            raise DeliveryConfigError(config_problem("file", problems)) from None
+        validate_options(self.options)
 
     def check(self) -> CheckResult:
         """Whether the destination can take files, without writing: a folder (or one that can be

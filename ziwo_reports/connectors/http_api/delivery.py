@@ -24,7 +24,6 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 import orjson
 import pyarrow as pa
 import requests
-from pydantic import ValidationError
 
 from ziwo_reports.connectors.delivery import (
     CheckResult,
@@ -32,8 +31,8 @@ from ziwo_reports.connectors.delivery import (
     DeliveryError,
     ItemResult,
     Plan,
-    config_problem,
     register,
+    validate_options,
 )
 from ziwo_reports.connectors.http_api.block import HttpApiCredentials
 from ziwo_reports.connectors.http_api.mapping import (
@@ -197,10 +196,7 @@ class HttpApiDelivery:
 
     def validate(self) -> None:
         """The options as the model checks them (URL, headers, mapping syntax); no I/O."""
-        try:
-            HttpApiTarget.model_validate(self.options.model_dump())
-        except ValidationError as problems:
-            raise DeliveryConfigError(config_problem(KIND, problems)) from None
+        validate_options(self.options)
 
     def check(self) -> CheckResult:
         """A harmless request (check_method to check_url or the URL's fixed part), with the credentials."""

@@ -18,7 +18,6 @@ with that message (replay sends it after the reset).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -28,17 +27,16 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import ValidationError
 
 from ziwo_reports.connectors.delivery import (
     CheckResult,
     DeliveryConfigError,
     DeliveryError,
-    Item,
     ItemResult,
     Plan,
-    config_problem,
     register,
+    row_item,
+    validate_options,
 )
 from ziwo_reports.connectors.http_api.mapping import (
     META_FIELDS,
@@ -86,11 +84,6 @@ class _Row:
     values: dict[str, Any]  # the row's columns (follow_up: and the report's fields, for templates)
     properties: dict[str, Any]  # upsert: the record's; follow_up: the engagement's
     number: str  # follow_up: the caller's number ("" when none)
-
-    @property
-    def payload_hash(self) -> str:
-        text = orjson.dumps([self.key, self.number, self.properties], option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(text).hexdigest()
 
 
 def hubspot_value(value: Any) -> Any:
@@ -170,10 +163,7 @@ class HubSpotDelivery:
     # --- the contract -------------------------------------------------------------------------
 
     def validate(self) -> None:
-        try:
-            HubSpotTarget.model_validate(self.options.model_dump())
-        except ValidationError as problems:
-            raise DeliveryConfigError(config_problem(KIND, problems)) from None
+        validate_options(self.options)
 
     def check(self) -> CheckResult:
         """Read-only: the token is accepted, and the property the delivery keys by exists and is unique."""
@@ -224,14 +214,12 @@ class HubSpotDelivery:
             KIND,
             options.target_name,
             [
-                Item(
-                    key=row.key,
-                    target=target,
-                    method=method,
-                    rows=1,
-                    payload_hash=row.payload_hash,
-                    row_keys=(row.key,),
-                    sample=(orjson.loads(orjson.dumps(row.properties)),),
+                row_item(
+                    row.key,
+                    target,
+                    method,
+                    [row.key, row.number, row.properties],
+                    sample=orjson.loads(orjson.dumps(row.properties)),
                 )
                 for row in rows
             ],

@@ -19,7 +19,6 @@ failed with the reason (for `replay`), then a DeliveryError says so.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 import threading
@@ -31,17 +30,16 @@ from typing import Any, ClassVar
 
 import orjson
 import pyarrow as pa
-from pydantic import ValidationError
 
 from ziwo_reports.connectors.delivery import (
     CheckResult,
     DeliveryConfigError,
     DeliveryError,
-    Item,
     ItemResult,
     Plan,
-    config_problem,
     register,
+    row_item,
+    validate_options,
 )
 from ziwo_reports.connectors.http_api.mapping import (
     META_FIELDS,
@@ -85,10 +83,6 @@ class Row:
     key: str
     record: dict[str, Any]
     source: dict[str, Any]
-
-    @property
-    def payload_hash(self) -> str:
-        return hashlib.sha256(orjson.dumps(self.record, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class Stop(Exception):
@@ -137,10 +131,7 @@ class SalesforceDelivery:
     # --- the contract -------------------------------------------------------------------------
 
     def validate(self) -> None:
-        try:
-            SalesforceTarget.model_validate(self.options.model_dump())
-        except ValidationError as problems:
-            raise DeliveryConfigError(config_problem(KIND, problems)) from None
+        validate_options(self.options)
 
     def check(self) -> CheckResult:
         """Log in and describe the object (read-only): the key field must be External ID and
@@ -180,18 +171,7 @@ class SalesforceDelivery:
         options = self.options
         target = self._target()
         method = "upsert" if options.job == "upsert" else f"follow_up {options.follow_up}"
-        items = [
-            Item(
-                key=row.key,
-                target=target,
-                method=method,
-                rows=1,
-                payload_hash=row.payload_hash,
-                row_keys=(row.key,),
-                sample=(row.record,),
-            )
-            for row in rows
-        ]
+        items = [row_item(row.key, target, method, row.record) for row in rows]
         plan = Plan(KIND, options.target_name, items)
         plan.requests = self._shown_requests(rows)
         return plan

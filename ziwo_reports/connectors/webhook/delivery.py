@@ -17,7 +17,6 @@ from typing import ClassVar
 from urllib.parse import urlencode, urlsplit
 
 import orjson
-from pydantic import ValidationError
 
 from ziwo_reports.connectors.delivery import (
     CheckResult,
@@ -25,8 +24,8 @@ from ziwo_reports.connectors.delivery import (
     DeliveryError,
     ItemResult,
     Plan,
-    config_problem,
     register,
+    validate_options,
 )
 from ziwo_reports.connectors.http_delivery import (
     SHOWN_REQUESTS,
@@ -75,10 +74,7 @@ class WebhookDelivery:
 
     def validate(self) -> None:
         """The options as the model checks them (URL, headers, event type, bounds); no I/O."""
-        try:
-            WebhookTarget.model_validate(self.options.model_dump())
-        except ValidationError as problems:
-            raise DeliveryConfigError(config_problem("webhook", problems)) from None
+        validate_options(self.options)
 
     # --- parts ---------------------------------------------------------------------------------
 

@@ -38,17 +38,16 @@ from typing import Any, ClassVar
 
 import orjson
 import pyarrow as pa
-from pydantic import ValidationError
 
 from ziwo_reports.connectors.delivery import (
     CheckResult,
     DeliveryConfigError,
     DeliveryError,
-    Item,
     ItemResult,
     Plan,
-    config_problem,
     register,
+    row_item,
+    validate_options,
 )
 from ziwo_reports.connectors.http_api.mapping import (
     META_FIELDS,
@@ -100,10 +99,6 @@ class _Row:
     key: str
     payload: dict[str, Any]
 
-    @property
-    def payload_hash(self) -> str:
-        return hashlib.sha256(orjson.dumps(self.payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
 
 class _Clients:
     """One ApiClient per thread (requests' sessions are not thread-safe), sharing the credentials."""
@@ -135,10 +130,7 @@ class ZendeskDelivery:
     # --- the contract -------------------------------------------------------------------------
 
     def validate(self) -> None:
-        try:
-            ZendeskTarget.model_validate(self.options.model_dump())
-        except ValidationError as problems:
-            raise DeliveryConfigError(config_problem(KIND, problems)) from None
+        validate_options(self.options)
 
     def check(self) -> CheckResult:
         """Read-only: who the credentials sign in as (users/me), and for upsert the custom object and
@@ -179,18 +171,7 @@ class ZendeskDelivery:
         options = self.options
         target = self._target()
         method = "create_or_update_by_external_id" if options.job == "upsert" else f"follow_up {options.follow_up_as}"
-        items = [
-            Item(
-                key=row.key,
-                target=target,
-                method=method,
-                rows=1,
-                payload_hash=row.payload_hash,
-                row_keys=(row.key,),
-                sample=(row.payload,),
-            )
-            for row in rows
-        ]
+        items = [row_item(row.key, target, method, row.payload) for row in rows]
         plan = Plan(KIND, options.target_name, items)
         auth = self._credentials()
         plan.requests = [shown_request(request, auth) for request in self._shown(rows)]
