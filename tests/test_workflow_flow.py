@@ -112,7 +112,12 @@ def test_a_delayed_send_is_a_scheduled_run_that_a_fresh_process_sends(db, receiv
 
     workflow = report_workflow(receiver, "group_id in (1, 3)", delay="1h").model_copy(update={"name": "later"})
     deployed = deploy(workflow, work_pool=work_pool)
-    parameters = {"workflow": workflow.model_dump(mode="json"), "as_of": golden.AS_OF.isoformat(), "db_path": str(db)}
+    parameters = {
+        "workflow": workflow.model_dump(mode="json"),
+        "as_of": golden.AS_OF.isoformat(),
+        "db_path": str(db),
+        "ingest_first": False,  # the golden warehouse has no Ziwo behind it
+    }
     try:
         with get_client(sync_client=True) as client:
             trigger_run = client.create_flow_run_from_deployment(deployed.deployment_id, parameters=parameters)
@@ -124,7 +129,7 @@ def test_a_delayed_send_is_a_scheduled_run_that_a_fresh_process_sends(db, receiv
             assert scheduled.deployment_id == deployed.deployment_id and scheduled.state.is_scheduled()
             assert scheduled.state.state_details.scheduled_time == golden.AS_OF + timedelta(hours=1)
             assert scheduled.parameters["delayed"] is True and scheduled.parameters["as_of"] == golden.AS_OF.isoformat()
-            assert scheduled.parameters["db_path"] == str(db)
+            assert scheduled.parameters["db_path"] == str(db) and scheduled.parameters["ingest_first"] is False
 
             # the same trigger run scheduling again (a retry) makes no second send
             again = run_flow(
@@ -178,6 +183,7 @@ def test_a_delay_across_a_dst_change_is_elapsed_time(db, receiver, work_pool):
         due = scheduled.state.state_details.scheduled_time
         assert due == datetime.fromisoformat("2026-11-01T01:30:00-05:00") == trigger_time + timedelta(hours=1)
         assert datetime.fromisoformat(scheduled.parameters["as_of"]) == trigger_time  # the report's day is pinned
+        assert scheduled.parameters["ingest_first"] is True  # a schedule's send ingests first, when it runs
         assert receiver.requests(PATH) == []
     finally:
         remove("ny-later")

@@ -81,7 +81,8 @@ def schedule_send(
         "calls_from": calls_from.isoformat() if calls_from else None,
         "up_to_run": up_to_run,
         "delayed": True,
-        "ingest_first": False,  # the data is read when the send runs; an ingest then would run twice
+        # the trigger's run ingests nothing: the data is read when the send runs, so it ingests then
+        "ingest_first": bool((flow_run.parameters or {}).get("ingest_first", False)),
         "db_path": (flow_run.parameters or {}).get("db_path", ""),  # as given: the worker's environment decides
     }
     due = now + workflow.delay
