@@ -30,6 +30,7 @@ from ziwo_reports.connectors.delivery import (
     TargetOptions,
     delivery_for,
 )
+from ziwo_reports.connectors.sandbox import in_sandbox
 from ziwo_reports.redaction import redact
 from ziwo_reports.report_model import Report, row_keys
 from ziwo_reports.workflows.dry_run import Selection, row_labels
@@ -77,10 +78,17 @@ def pick_item(selection: Selection) -> MarkedItem:
 
 
 def marked(target: TargetOptions) -> TargetOptions:
-    """The target's options as a test send; WorkflowError for a connector that has no test mode."""
-    if "test" not in type(target).model_fields:
-        raise WorkflowError(f"{target.type} target {target.target_name!r} has no test mode: no test sent to it")
-    return target.model_copy(update={"test": True})
+    """The target's options as a test send: marked (`test`), or a CRM's sandbox (`sandbox`);
+    WorkflowError for a target that has neither."""
+    fields = type(target).model_fields
+    if "test" in fields:
+        return target.model_copy(update={"test": True})
+    if "sandbox" in fields:
+        try:
+            return in_sandbox(target)
+        except ValueError as problem:  # no sandbox, or one the options refuse
+            raise WorkflowError(" ".join(str(problem).split())) from None
+    raise WorkflowError(f"{target.type} target {target.target_name!r} has no test mode: no test sent to it")
 
 
 def _warnings(target: TargetOptions) -> list[str]:

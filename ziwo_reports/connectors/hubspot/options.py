@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from ziwo_reports.connectors.delivery import TargetOptions
 from ziwo_reports.connectors.http_api.mapping import FieldSpec, parse_mapping, template_names
 from ziwo_reports.connectors.http_delivery import check_target_url
+from ziwo_reports.connectors.sandbox import check_sandbox, sandbox_field
 from ziwo_reports.connectors.secrets import check_reference
 
 API_BASE = "https://api.hubapi.com"
@@ -24,6 +25,10 @@ def _name(value: str, what: str) -> str:
     if not _NAME.match(value):
         raise ValueError(f"is not a HubSpot {what} (letters, digits, _ and -)")
     return value
+
+
+#: The options a sandbox may change (`workflow test --send-test` sends there).
+SANDBOX_OPTIONS = ("api_base", "credentials", "allow_private_urls")
 
 
 class HubSpotTarget(TargetOptions):
@@ -136,6 +141,15 @@ class HubSpotTarget(TargetOptions):
     timeout_s: float = Field(
         default=30, gt=0, le=300, title="Timeout (s)", description="Seconds one attempt of a request may take."
     )
+
+    #: A sandbox's option that clears another (the production address it stands in for).
+    sandbox_clears: ClassVar[dict[str, str]] = {}
+    sandbox: dict[str, Any] | None = sandbox_field(SANDBOX_OPTIONS, {"credentials": "env:HUBSPOT_TEST_ACCOUNT"})
+
+    @field_validator("sandbox")
+    @classmethod
+    def _sandbox(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_sandbox(value, SANDBOX_OPTIONS)
 
     @field_validator("api_base")
     @classmethod

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from ziwo_reports.connectors.delivery import TargetOptions
 from ziwo_reports.connectors.http_api.mapping import FieldSpec, parse_mapping
 from ziwo_reports.connectors.http_delivery import check_target_url
+from ziwo_reports.connectors.sandbox import check_sandbox, sandbox_field
 from ziwo_reports.connectors.secrets import check_reference
 
 #: An API name of an object or field: Account, Agent_Metric__c, ns__Field__c.
@@ -28,6 +29,10 @@ DEFAULT_CONTACT_MAPPING: dict[str, Any] = {
     "LastName": {"template": "Caller {caller_number}"},
     "Phone": "caller_number",
 }
+
+
+#: The options a sandbox may change (`workflow test --send-test` sends there).
+SANDBOX_OPTIONS = ("domain", "login_url", "credentials", "allow_private_urls")
 
 
 class SalesforceTarget(TargetOptions):
@@ -172,6 +177,17 @@ class SalesforceTarget(TargetOptions):
     timeout_s: float = Field(
         default=60, gt=0, le=600, title="Timeout (s)", description="Seconds one attempt of a request may take."
     )
+
+    #: A sandbox's option that clears another (the production address it stands in for).
+    sandbox_clears: ClassVar[dict[str, str]] = {"domain": "login_url"}
+    sandbox: dict[str, Any] | None = sandbox_field(
+        SANDBOX_OPTIONS, {"domain": "test", "credentials": "salesforce-sandbox"}
+    )
+
+    @field_validator("sandbox")
+    @classmethod
+    def _sandbox(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_sandbox(value, SANDBOX_OPTIONS)
 
     @field_validator("credentials")
     @classmethod

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from ziwo_reports.connectors.delivery import TargetOptions
 from ziwo_reports.connectors.http_api.mapping import FieldSpec, parse_mapping, template_names
 from ziwo_reports.connectors.http_delivery import check_target_url
+from ziwo_reports.connectors.sandbox import check_sandbox, sandbox_field
 from ziwo_reports.connectors.secrets import check_reference
 
 #: Zendesk takes at most 100 items per custom object records job (and per create_or_update_many).
@@ -20,6 +21,10 @@ MAX_JOB_ITEMS = 100
 MAX_QUEUED_JOBS = 30
 _SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _OBJECT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+
+
+#: The options a sandbox may change (`workflow test --send-test` sends there).
+SANDBOX_OPTIONS = ("subdomain", "base_url", "credentials", "allow_private_urls")
 
 
 class ZendeskTarget(TargetOptions):
@@ -141,6 +146,17 @@ class ZendeskTarget(TargetOptions):
         title="Allow private URLs",
         description="Allow a base_url on loopback or a private network (a local fake or proxy); off: public only.",
     )
+
+    #: A sandbox's option that clears another (the production address it stands in for).
+    sandbox_clears: ClassVar[dict[str, str]] = {"subdomain": "base_url", "base_url": "subdomain"}
+    sandbox: dict[str, Any] | None = sandbox_field(
+        SANDBOX_OPTIONS, {"subdomain": "acme1700000000", "credentials": "env:ZENDESK_SANDBOX"}
+    )
+
+    @field_validator("sandbox")
+    @classmethod
+    def _sandbox(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_sandbox(value, SANDBOX_OPTIONS)
 
     @field_validator("subdomain")
     @classmethod
