@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import requests
 
 from ziwo_reports.connectors.http_delivery import check_target_url, make_session
@@ -288,8 +289,12 @@ class SalesforceApi:
 
     def upsert_collection(self, sobject: str, field: str, records: list[dict[str, Any]]) -> Reply:
         body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **r} for r in records]}
+        # orjson: 200 records a request, the stdlib encoder that `json=` uses is several times slower
         return self.call(
-            "PATCH", f"/composite/sobjects/{sobject}/{field}", json=body, headers={"Content-Type": "application/json"}
+            "PATCH",
+            f"/composite/sobjects/{sobject}/{field}",
+            data=orjson.dumps(body),
+            headers={"Content-Type": "application/json"},
         )
 
     def query(self, soql: str) -> Reply:

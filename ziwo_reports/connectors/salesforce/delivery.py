@@ -572,8 +572,8 @@ def _answers(reply: Reply, count: int) -> list[dict[str, Any]] | str:
     if reply.status != 200:
         return f"HTTP {reply.status} {describe_response(reply.response)}"
     try:
-        answers = reply.response.json()
-    except ValueError:
+        answers = orjson.loads(reply.response.content)
+    except orjson.JSONDecodeError:
         return "HTTP 200 but the answer is not JSON"
     if not isinstance(answers, list) or len(answers) != count:
         return f"HTTP 200 but {len(answers) if isinstance(answers, list) else 'no'} results for {count} records"
