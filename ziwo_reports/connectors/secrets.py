@@ -58,6 +58,25 @@ def check_reference(value: str) -> str:
     return value
 
 
+def check_mode_needs(block: Any, needs: Mapping[str, tuple[str, ...]]) -> None:
+    """ValueError naming what the block's auth mode (`block.auth`) needs and it lacks; a secret
+    counts as given only when it is not empty."""
+    missing = [name for name in needs[block.auth] if not _given(getattr(block, name))]
+    if missing:
+        raise ValueError(f"auth {block.auth!r} needs {' and '.join(missing)}")
+
+
+def secret_text(value: SecretStr | None) -> str:
+    """A secret's value, or "" for none."""
+    return value.get_secret_value() if value is not None else ""
+
+
+def _given(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return bool(value)
+
+
 def _from_environment(block_type: type[B], prefix: str, environ: Mapping[str, str]) -> B:
     values: dict[str, Any] = {}
     for name, field in block_type.model_fields.items():

@@ -10,6 +10,7 @@ from typing import Literal
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
+from ziwo_reports.connectors.secrets import check_mode_needs, secret_text
 from ziwo_reports.http import ApiKeyAuth, Auth, BasicAuth, BearerAuth, OAuth2ClientCredentials
 
 AuthMode = Literal["none", "api_key", "basic", "bearer", "oauth2_client_credentials"]
@@ -81,9 +82,7 @@ class HttpApiCredentials(Block):
 
     @model_validator(mode="after")
     def _has_what_the_mode_needs(self) -> HttpApiCredentials:
-        missing = [name for name in NEEDS[self.auth] if not _given(getattr(self, name))]
-        if missing:
-            raise ValueError(f"auth {self.auth!r} needs {' and '.join(missing)}")
+        check_mode_needs(self, NEEDS)
         for name in self.headers:
             if not name or any(c in name for c in " :\r\n"):
                 raise ValueError(f"headers: {name!r} is not a header name")
@@ -95,28 +94,18 @@ class HttpApiCredentials(Block):
         return _auth_of(self), secret_headers
 
 
-def _given(value: object) -> bool:
-    if isinstance(value, SecretStr):
-        return bool(value.get_secret_value())
-    return bool(value)
-
-
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value() if value is not None else ""
-
-
 def _auth_of(block: HttpApiCredentials) -> Auth | None:
     if block.auth == "api_key":
-        return ApiKeyAuth(_secret(block.api_key), name=block.api_key_name, location=block.api_key_in)
+        return ApiKeyAuth(secret_text(block.api_key), name=block.api_key_name, location=block.api_key_in)
     if block.auth == "basic":
-        return BasicAuth(block.username or "", _secret(block.password))
+        return BasicAuth(block.username or "", secret_text(block.password))
     if block.auth == "bearer":
-        return BearerAuth(_secret(block.token))
+        return BearerAuth(secret_text(block.token))
     if block.auth == "oauth2_client_credentials":
         return OAuth2ClientCredentials(
             block.token_url or "",
             block.client_id or "",
-            _secret(block.client_secret),
+            secret_text(block.client_secret),
             scope=block.scope.split() if block.scope else None,
             client_auth=block.client_auth,
         )

@@ -20,6 +20,8 @@ from typing import Literal
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
+from ziwo_reports.connectors.secrets import check_mode_needs
+
 AuthMode = Literal["jwt", "client_credentials", "password"]
 
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -66,17 +68,9 @@ class SalesforceCredentials(Block):
 
     @model_validator(mode="after")
     def _has_what_the_mode_needs(self) -> SalesforceCredentials:
-        missing = [name for name in NEEDS[self.auth] if not _given(getattr(self, name))]
-        if missing:
-            raise ValueError(f"auth {self.auth!r} needs {' and '.join(missing)}")
+        check_mode_needs(self, NEEDS)
         return self
 
     def secret(self, name: str) -> str:
         value = getattr(self, name)
         return value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
-
-
-def _given(value: object) -> bool:
-    if isinstance(value, SecretStr):
-        return bool(value.get_secret_value())
-    return bool(value)

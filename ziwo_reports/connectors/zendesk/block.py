@@ -18,6 +18,7 @@ from typing import Literal
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
+from ziwo_reports.connectors.secrets import check_mode_needs, secret_text
 from ziwo_reports.http import Auth, BasicAuth, BearerAuth, OAuth2ClientCredentials
 
 AuthMode = Literal["api_token", "oauth_token", "oauth_client_credentials"]
@@ -66,31 +67,19 @@ class ZendeskCredentials(Block):
 
     @model_validator(mode="after")
     def _has_what_the_mode_needs(self) -> ZendeskCredentials:
-        missing = [name for name in NEEDS[self.auth] if not _given(getattr(self, name))]
-        if missing:
-            raise ValueError(f"auth {self.auth!r} needs {' and '.join(missing)}")
+        check_mode_needs(self, NEEDS)
         return self
 
     def auth_object(self, origin: str) -> Auth:
         """The toolkit's auth object of this mode, for the account at `origin`."""
         if self.auth == "api_token":
-            return BasicAuth(f"{self.email}/token", _secret(self.api_token))
+            return BasicAuth(f"{self.email}/token", secret_text(self.api_token))
         if self.auth == "oauth_token":
-            return BearerAuth(_secret(self.oauth_token))
+            return BearerAuth(secret_text(self.oauth_token))
         return OAuth2ClientCredentials(
             f"{origin}/oauth/tokens",
             self.client_id or "",
-            _secret(self.client_secret),
+            secret_text(self.client_secret),
             scope=self.scope.split(),
             client_auth="body",  # Zendesk reads client_id and client_secret from the request body
         )
-
-
-def _given(value: object) -> bool:
-    if isinstance(value, SecretStr):
-        return bool(value.get_secret_value())
-    return bool(value)
-
-
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value() if value is not None else ""
