@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import orjson
 import pyarrow as pa
@@ -244,6 +245,29 @@ def _load_builtin() -> None:
 
 
 # --- helpers every delivery uses ---------------------------------------------------------------
+
+W = TypeVar("W")
+R = TypeVar("R")
+
+
+def in_parallel(work: Iterable[W], run: Callable[[W], R], concurrency: int, name: str) -> Iterator[R]:
+    """`run` over each piece of work, at most `concurrency` at a time and at most twice that waiting,
+    each result as it completes; work not yet started is cancelled when the caller stops reading
+    (what it would send, nobody would record)."""
+    pending: set[Future[R]] = set()
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=name) as pool:
+        try:
+            for piece in work:
+                if len(pending) >= 2 * concurrency:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    yield from (future.result() for future in done)
+                pending.add(pool.submit(run, piece))
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def validate_options(options: TargetOptions) -> None:

@@ -20,14 +20,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from ziwo_reports.connectors.delivery import CheckResult, Item, ItemResult
+from ziwo_reports.connectors.delivery import CheckResult, Item, ItemResult, in_parallel
 from ziwo_reports.http import (
     ENV_PREFIX,
     ApiClient,
@@ -235,20 +234,9 @@ def send_requests(
             gone.append(result)
         return result
 
-    pending: set[Future[ItemResult]] = set()
     try:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="deliver") as pool:
-            for request in outbound:
-                if len(pending) >= 2 * concurrency:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    yield from (future.result() for future in done)
-                pending.add(pool.submit(one, request))
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (future.result() for future in done)
+        yield from in_parallel(outbound, one, concurrency, "deliver")
     finally:
-        for future in pending:
-            future.cancel()
         clients.close()
 
 

@@ -19,7 +19,6 @@ with that message (replay sends it after the reset).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -34,6 +33,7 @@ from ziwo_reports.connectors.delivery import (
     DeliveryError,
     ItemResult,
     Plan,
+    in_parallel,
     register,
     row_item,
     validate_options,
@@ -124,22 +124,8 @@ def _iso(value: datetime) -> str:
 
 def _parallel(work: Iterable[T], run: Callable[[T], list[ItemResult]], concurrency: int) -> Iterator[ItemResult]:
     """`run` over each piece of work, at most `concurrency` at a time; results as they complete."""
-    pending: set[Future[list[ItemResult]]] = set()
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hubspot") as pool:
-        try:
-            for piece in work:
-                if len(pending) >= 2 * concurrency:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield from future.result()
-                pending.add(pool.submit(run, piece))
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield from future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+    for results in in_parallel(work, run, concurrency, "hubspot"):
+        yield from results
 
 
 def _json(reply: Reply) -> Any:

@@ -24,7 +24,6 @@ import re
 import threading
 import time
 from collections.abc import Collection, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -37,6 +36,7 @@ from ziwo_reports.connectors.delivery import (
     DeliveryError,
     ItemResult,
     Plan,
+    in_parallel,
     register,
     row_item,
     validate_options,
@@ -596,18 +596,8 @@ def _parallel(chunks: list[list[Row]], send: Any, concurrency: int) -> Iterator[
             rest = [ItemResult(row.key, "failed", error=LIMIT_MESSAGE) for row in chunk if row.key not in done]
             return stopped.done + rest
 
-    pending: set[Future[list[ItemResult]]] = set()
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="salesforce") as pool:
-        for chunk in chunks:
-            if len(pending) >= 2 * concurrency:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield from future.result()
-            pending.add(pool.submit(one, chunk))
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield from future.result()
+    for results in in_parallel(chunks, one, concurrency, "salesforce"):
+        yield from results
 
 
 register(SalesforceTarget, SalesforceDelivery)
