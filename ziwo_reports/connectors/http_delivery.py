@@ -185,8 +185,9 @@ def status_line(reply: Reply) -> str:
 Judge = Callable[[OutboundRequest, Reply], ItemResult]
 
 
-class _Clients:
-    """One ApiClient per worker thread, sharing policy and credentials."""
+class ThreadClients:
+    """One ApiClient per worker thread (requests' sessions are not thread-safe), sharing policy and
+    credentials; `make` builds one, `close` closes them all."""
 
     def __init__(self, make: Callable[[], ApiClient]) -> None:
         self._make = make
@@ -217,7 +218,7 @@ def send_requests(
     """Send each request (at most `concurrency` at a time) and yield one ItemResult per request as
     it completes. A result with status `gone` stops the sending: the requests not yet sent are
     yielded as failed, naming the item that found the target gone."""
-    clients = _Clients(client)
+    clients = ThreadClients(client)
     gone: list[ItemResult] = []
 
     def one(request: OutboundRequest) -> ItemResult:

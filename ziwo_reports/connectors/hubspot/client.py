@@ -19,7 +19,7 @@ from urllib.parse import quote
 import orjson
 import requests
 
-from ziwo_reports.connectors.http_delivery import make_session
+from ziwo_reports.connectors.http_delivery import ThreadClients, make_session
 from ziwo_reports.http import ApiClient, Auth, HttpPolicy, LimitExceeded, Reply, Verdict
 from ziwo_reports.redaction import register_secret
 
@@ -107,29 +107,23 @@ class HubSpotApi:
 
     def __init__(self, base_url: str, policy: HttpPolicy, auth: Auth, allow_private_urls: bool) -> None:
         self.base_url, self.policy, self.auth, self.allow_private = base_url, policy, auth, allow_private_urls
-        self._local = threading.local()
-        self._all: list[ApiClient] = []
-        self._lock = threading.Lock()
+        self._clients = ThreadClients(
+            lambda: ApiClient(
+                base_url,
+                policy=policy,
+                auth=auth,
+                classify=classify,
+                describe=describe,
+                session=make_session(allow_private_urls),
+            )
+        )
 
     @property
     def client(self) -> ApiClient:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = ApiClient(
-                self.base_url,
-                policy=self.policy,
-                auth=self.auth,
-                classify=classify,
-                describe=describe,
-                session=make_session(self.allow_private),
-            )
-            with self._lock:
-                self._all.append(client)
-        return client
+        return self._clients.get()
 
     def close(self) -> None:
-        for client in self._all:
-            client.close()
+        self._clients.close()
 
     def _send(self, method: str, path: str, body: Any = None) -> Reply:
         data = orjson.dumps(body) if body is not None else None

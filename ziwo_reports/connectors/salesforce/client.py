@@ -33,7 +33,7 @@ from urllib.parse import quote
 import orjson
 import requests
 
-from ziwo_reports.connectors.http_delivery import check_target_url, make_session
+from ziwo_reports.connectors.http_delivery import ThreadClients, check_target_url, make_session
 from ziwo_reports.connectors.salesforce.block import SalesforceCredentials
 from ziwo_reports.http import ApiClient, Auth, AuthError, HttpPolicy, LimitExceeded, Reply, Verdict
 from ziwo_reports.redaction import redact, register_secret
@@ -250,30 +250,24 @@ class SalesforceApi:
         assert session.instance_url is not None
         self.session, self.instance_url = session, session.instance_url
         self.prefix = f"/services/data/v{api_version}"
-        self._local = threading.local()
-        self._clients: list[ApiClient] = []
-        self._lock = threading.Lock()
+        self._clients = ThreadClients(
+            lambda: ApiClient(
+                self.instance_url,
+                policy=session.policy,
+                auth=session,
+                classify=classify,
+                describe=describe_response,
+                session=make_session(session.allow_private_urls),
+            )
+        )
+        self._lock = threading.Lock()  # guards the request count
         self.requests = 0
 
     def client(self) -> ApiClient:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = ApiClient(
-                self.instance_url,
-                policy=self.session.policy,
-                auth=self.session,
-                classify=classify,
-                describe=describe_response,
-                session=make_session(self.session.allow_private_urls),
-            )
-            self._local.client = client
-            with self._lock:
-                self._clients.append(client)
-        return client
+        return self._clients.get()
 
     def close(self) -> None:
-        for client in self._clients:
-            client.close()
+        self._clients.close()
 
     def call(self, method: str, path: str, **kwargs: Any) -> Reply:
         """A request under the policy: LimitExceeded on a spent limit, AuthError when refused."""

@@ -28,7 +28,6 @@ sends nothing more.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
@@ -59,6 +58,7 @@ from ziwo_reports.connectors.http_api.mapping import (
 from ziwo_reports.connectors.http_delivery import (
     SHOWN_REQUESTS,
     OutboundRequest,
+    ThreadClients,
     delivery_policy,
     failure,
     make_session,
@@ -100,23 +100,11 @@ class _Row:
     payload: dict[str, Any]
 
 
-class _Clients:
-    """One ApiClient per thread (requests' sessions are not thread-safe), sharing the credentials."""
-
-    def __init__(self, make: Callable[[], ApiClient]) -> None:
-        self._make, self._local, self._all, self._lock = make, threading.local(), [], threading.Lock()
+class _Clients(ThreadClients):
+    """The thread's ApiClient, as the Zendesk endpoints."""
 
     def api(self) -> ZendeskApi:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._make()
-            with self._lock:
-                self._all.append(client)
-        return ZendeskApi(client)
-
-    def close(self) -> None:
-        for client in self._all:
-            client.close()
+        return ZendeskApi(self.get())
 
 
 class ZendeskDelivery:
