@@ -288,6 +288,35 @@ def test_follow_ups_on_contacts_and_leads_and_a_rerun_never_makes_a_second(fake,
     assert len(skipped) == report.table.num_rows - len(calls_matched)
 
 
+def test_a_follow_up_key_that_is_not_external_id_is_found_by_a_query_then_updated(fake, calls):
+    """Not every org lets an activity field be External ID: the Task is then looked up by its key
+    before it is created, and a rerun updates it (PATCH by Id) instead of making a second."""
+    wh, report = calls
+    fake.objects["Task"].fields["Ziwo_Call_Key__c"].external_id = False
+    numbers = [n for n in report.table["caller_number"].to_pylist() if n]
+    contact = fake.add_record("Contact", LastName="Known", Phone=phone_forms(numbers[0])[2])
+    check = delivery_for(follow_up_target(fake)).check()
+    assert check.ok and "found by a query" in check.detail, check.detail
+    first = deliver_report(report, follow_up_target(fake), ledger(wh), run_id="r1", source="test")
+    tasks = fake.records("Task")
+    matched = numbers.count(numbers[0])
+    assert not first.failed and len(tasks) == matched and {t["WhoId"] for t in tasks} == {contact}
+    assert all(t["Ziwo_Call_Key__c"].startswith("sim:call:") for t in tasks)
+    fake.calls.clear()
+    again = deliver_report(
+        report,
+        follow_up_target(fake, mapping={"Subject": {"const": "Called back"}}),
+        ledger(wh),
+        run_id="r2",
+        source="test",
+    )
+    assert not again.failed and len(fake.records("Task")) == matched, "a rerun never makes a second Task"
+    assert {t["Subject"] for t in fake.records("Task")} == {"Called back"}
+    assert fake.count("PATCH", "/sobjects/Task/00T") == matched and fake.count("POST", "/sobjects/Task") == 0
+    fake.objects["Task"].fields["Ziwo_Call_Key__c"].type = "textarea"
+    assert "cannot be filtered" in delivery_for(follow_up_target(fake)).check().detail
+
+
 def test_create_contact_when_none_matches_then_cases_on_them_once(fake, calls):
     wh, report = calls
     options = follow_up_target(fake, follow_up="case", on_no_match="create_contact")

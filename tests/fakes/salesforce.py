@@ -14,8 +14,9 @@ small, following the public references:
 - `PATCH /services/data/vXX.X/composite/sobjects/{SObject}/{ExtIdField}`: sObject Collections upsert,
   at most 200 records, `allOrNone`, per-record `{id, success, errors[{statusCode, message, fields}],
   created}` in input order. [api-rest/guide/resources-composite-sobjects-collections-upsert]
-- `POST /sobjects/{SObject}` (create, 201) and `PATCH /sobjects/{SObject}/{ExtIdField}/{value}` (upsert:
-  201 created, 200 updated). [api-rest/guide/resources-sobject-upsert-patch]
+- `POST /sobjects/{SObject}` (create, 201), `PATCH /sobjects/{SObject}/{Id}` (update, 204 No Content)
+  and `PATCH /sobjects/{SObject}/{ExtIdField}/{value}` (upsert: 201 created, 200 updated).
+  [api-rest/guide/resources-sobject-upsert-patch, dome_update_fields]
 - `GET /query?q=SOQL`: only the narrow form the connector sends (`SELECT Id FROM X WHERE [IsConverted =
   false AND] (F IN ('a', ...) OR G IN (...)) ORDER BY LastModifiedDate DESC LIMIT n`), string literals
   with backslash escapes. [api_rest: resources_query; soql_sosl: sforce_api_calls_soql_select_quotedstringescapes]
@@ -71,6 +72,7 @@ class Field:
             "externalId": self.external_id,
             "unique": self.unique,
             "nillable": not self.required,
+            "filterable": self.type != "textarea",
             "createable": name != "Id",
             "updateable": name != "Id",
         }
@@ -648,6 +650,22 @@ def _handler(fake: FakeSalesforce) -> type[BaseHTTPRequestHandler]:
                     record_id = fake._new_id(obj)
                     obj.put({"Id": record_id, "LastModifiedDate": time.time(), **values})
                 return 201, {"id": record_id, "success": True, "errors": []}
+            if segments[0] == "sobjects" and len(segments) == 3 and method == "PATCH":
+                obj = fake.objects.get(segments[1])
+                values = json_body()
+                with fake.lock:
+                    record = obj.records.get(segments[2]) if obj is not None else None
+                    if obj is None or record is None:
+                        return 404, [_error("NOT_FOUND", "The requested resource does not exist")]
+                    unknown = [n for n in values if n not in obj.fields]
+                    if unknown:
+                        return 400, [
+                            _error("INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {obj.name}")
+                        ]
+                    record.update(values)
+                    record["LastModifiedDate"] = time.time()
+                    obj.put(record)
+                return 204, None
             if segments[0] == "sobjects" and len(segments) == 4 and method == "PATCH":
                 obj = fake.objects.get(segments[1])
                 if obj is None or segments[2] not in obj.fields or not obj.fields[segments[2]].external_id:

@@ -300,6 +300,10 @@ class SalesforceApi:
     def upsert_one(self, sobject: str, field: str, value: str, record: dict[str, Any]) -> Reply:
         return self.call("PATCH", f"/sobjects/{sobject}/{field}/{quote(value, safe='')}", json=record)
 
+    def update(self, sobject: str, record_id: str, record: dict[str, Any]) -> Reply:
+        """PATCH /sobjects/{SObject}/{Id}: 204 No Content when updated."""
+        return self.call("PATCH", f"/sobjects/{sobject}/{quote(record_id, safe='')}", json=record)
+
     # Bulk API 2.0 ingest
     def create_job(self, sobject: str, field: str) -> Reply:
         body = {

@@ -127,6 +127,7 @@ class SalesforceDelivery:
         self._built: tuple[Report, list[Row]] | None = None
         self._session: SalesforceSession | None = None
         self._contact: CompiledMapping | None = None
+        self._upsert_follow_ups = True  # the follow-up key field is External ID (describe says)
 
     # --- the contract -------------------------------------------------------------------------
 
@@ -134,36 +135,45 @@ class SalesforceDelivery:
         validate_options(self.options)
 
     def check(self) -> CheckResult:
-        """Log in and describe the object (read-only): the key field must be External ID and
-        Unique (a follow-up's key field External ID)."""
+        """Log in and describe the object (read-only): an upsert's key field must be External ID and
+        Unique; a follow-up's key field must be one a query can filter on (External ID makes each
+        follow-up a single upsert)."""
         options = self.options
+        follow_up = options.job == "follow_up"
         sobject, field = (
-            (options.sobject, options.external_id_field)
-            if options.job == "upsert"
-            else (options.follow_up_object, options.follow_up_key_field)
+            (options.follow_up_object, options.follow_up_key_field)
+            if follow_up
+            else (options.sobject, options.external_id_field)
         )
         assert sobject is not None and field is not None
         try:
             api = self._api()
             try:
-                reply = api.describe(sobject)
+                found = _key_field(api, sobject, field)
             finally:
                 api.close()
         except (DeliveryError, HttpError) as problem:
             return CheckResult(False, f"{KIND} {options.target_name}: {failure(problem)}")
-        if reply.status != 200:
-            return CheckResult(False, f"describe {sobject}: HTTP {reply.status} {describe_response(reply.response)}")
-        fields = {f.get("name"): f for f in reply.response.json().get("fields", [])}
-        found = fields.get(field)
-        if found is None:
-            return CheckResult(False, f"{sobject} has no field {field}: create it as a Text field, External ID")
-        needs = ["externalId"] + (["unique"] if options.job == "upsert" else [])
-        missing = [flag for flag in needs if not found.get(flag)]
+        except _Failed as problem:
+            return CheckResult(False, str(problem))
+        where = f"{api.instance_url} (API v{options.api_version})"
+        if follow_up and found.get("externalId"):
+            return CheckResult(
+                True, f"{sobject}.{field} is an external id at {where}: each follow-up is upserted by it"
+            )
+        if follow_up and found.get("filterable", True):
+            return CheckResult(
+                True,
+                f"{sobject}.{field} is not External ID: each follow-up is found by a query on it, then updated "
+                f"or created, at {where}",
+            )
+        if follow_up:
+            return CheckResult(False, f"{sobject}.{field} cannot be filtered in a query: make it a Text field")
+        missing = [flag for flag in ("externalId", "unique") if not found.get(flag)]
         if missing:
             return CheckResult(
                 False, f"{sobject}.{field} is not {' and '.join(missing)}: mark it External ID and Unique"
             )
-        where = f"{api.instance_url} (API v{options.api_version})"
         return CheckResult(True, f"{sobject}.{field} is an external id at {where}")
 
     def plan(self, report: Report) -> Plan:
@@ -489,6 +499,19 @@ class SalesforceDelivery:
     def _follow_ups(self, api: SalesforceApi, rows: list[Row]) -> Iterator[ItemResult]:
         """The calls of one number in order, in one worker: the first may create the Contact that
         the next ones then find (two workers would each create one)."""
+        options = self.options
+        try:
+            found = _key_field(api, options.follow_up_object, options.follow_up_key_field)
+        except LimitExceeded:
+            yield from (ItemResult(row.key, "failed", error=LIMIT_MESSAGE) for row in rows)
+            return
+        except (_Failed, HttpError) as problem:
+            message = redact(str(problem)) if isinstance(problem, _Failed) else failure(problem)
+            yield from (ItemResult(row.key, "failed", error=message) for row in rows)
+            return
+        # Not every org can mark an activity field External ID: then the follow-up is looked up
+        # by its key first (a rerun finds it), which two runs at the same moment could race.
+        self._upsert_follow_ups = bool(found.get("externalId"))
         by_number: dict[str, list[Row]] = {}
         for row in rows:
             number = str(row.source.get(self.options.phone_column) or "").strip()
@@ -530,27 +553,45 @@ class SalesforceDelivery:
                     )
                 whom, who = "new Contact", self._create_contact(api, row)
             record = {**row.record, ("WhoId" if options.follow_up == "task" else "ContactId"): who}
-            reply = api.upsert_one(options.follow_up_object, options.follow_up_key_field, row.key, record)
+            how, reply, known_id = self._write_follow_up(api, row.key, record)
         except LimitExceeded:
             raise Stop() from None
         except _Failed as problem:
             return ItemResult(row.key, "failed", error=redact(str(problem)))
         except Exception as problem:
             return ItemResult(row.key, "failed", error=failure(problem))
-        if reply.status not in (200, 201):
+        if reply.status not in (200, 201, 204):
             return ItemResult(
                 row.key,
                 "failed",
-                error=f"upsert {options.follow_up_object}: HTTP {reply.status} {describe_response(reply.response)}",
+                error=f"{how} {options.follow_up_object}: HTTP {reply.status} {describe_response(reply.response)}",
             )
         answer = reply.response.json() if reply.response.content else {}
         created = reply.status == 201
+        answer.setdefault("id", known_id)
         return ItemResult(
             row.key,
             "sent",
             ref=f"{options.follow_up_object} {answer.get('id', '')} on {whom} {who}".replace("  ", " "),
             info={"created": created, "matched": whom},
         )
+
+    def _write_follow_up(self, api: SalesforceApi, key: str, record: dict[str, Any]) -> tuple[str, Reply, str | None]:
+        """Upsert by the key field when it is External ID; else find the follow-up by its key
+        and update it, or create it. What was done, the reply, and the id when it was known."""
+        sobject, field = self.options.follow_up_object, self.options.follow_up_key_field
+        if self._upsert_follow_ups:
+            return "upsert", api.upsert_one(sobject, field, key, record), None
+        reply = api.query(
+            f"SELECT Id FROM {sobject} WHERE {field} = {soql_literal(key)} ORDER BY LastModifiedDate DESC LIMIT 1"
+        )
+        if reply.status != 200:
+            raise _Failed(f"query {sobject}: HTTP {reply.status} {describe_response(reply.response)}")
+        records = reply.response.json().get("records") or []
+        if records:
+            record_id = str(records[0]["Id"])
+            return "update", api.update(sobject, record_id, record), record_id
+        return "create", api.create(sobject, {**record, field: key}), None
 
     def _create_contact(self, api: SalesforceApi, row: Row) -> str:
         meta = row.source["__meta__"]
@@ -565,6 +606,17 @@ class SalesforceDelivery:
 
 class _Failed(Exception):
     """A step of a follow-up that Salesforce refused; the item fails with it."""
+
+
+def _key_field(api: SalesforceApi, sobject: str, field: str) -> dict[str, Any]:
+    """The key field as the object's describe shows it (externalId, unique, filterable)."""
+    reply = api.describe(sobject)
+    if reply.status != 200:
+        raise _Failed(f"describe {sobject}: HTTP {reply.status} {describe_response(reply.response)}")
+    fields = {f.get("name"): f for f in reply.response.json().get("fields", [])}
+    if field not in fields:
+        raise _Failed(f"{sobject} has no field {field}: create it as a Text field, External ID")
+    return fields[field]
 
 
 def _answers(reply: Reply, count: int) -> list[dict[str, Any]] | str:

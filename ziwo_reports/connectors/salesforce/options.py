@@ -141,8 +141,9 @@ class SalesforceTarget(TargetOptions):
         default="Ziwo_Call_Key__c",
         pattern=API_NAME,
         title="Follow-up key field",
-        description="follow_up: the Task's or Case's External ID text field that holds the call's key; the "
-        "follow-up is upserted by it, so a rerun updates it and never makes a second.",
+        description="follow_up: the Task's or Case's text field that holds the call's key, so a rerun updates "
+        "the follow-up and never makes a second: upserted by it when the field is External ID, else found "
+        "by a query on it and then updated or created.",
     )
     phone_column: str = Field(
         default="caller_number",
