@@ -286,15 +286,18 @@ def json_hash(payload: Any) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def row_item(key: str, target: str, method: str, payload: Any, sample: Any = None) -> Item:
+def row_item(
+    key: str, target: str, method: str, payload: Any, sample: Any = None, encoded: bytes | None = None
+) -> Item:
     """The plan's item of a delivery that sends one record per row (the CRMs): keyed by the row's
-    key, hashed over what it sends, its sample the record (or `sample`)."""
+    key, hashed over what it sends (`encoded`: the payload as json_hash encodes it, when the
+    delivery keeps those bytes to send), its sample the record (or `sample`)."""
     return Item(
         key=key,
         target=target,
         method=method,
         rows=1,
-        payload_hash=json_hash(payload),
+        payload_hash=json_hash(payload) if encoded is None else hashlib.sha256(encoded).hexdigest(),
         row_keys=(key,),
         sample=(payload if sample is None else sample,),
     )

@@ -83,6 +83,7 @@ class Row:
     key: str
     record: dict[str, Any]
     source: dict[str, Any]
+    encoded: bytes = b""  # the record as JSON, keys sorted: hashed by the plan, sent by Collections
 
 
 class Stop(Exception):
@@ -181,7 +182,7 @@ class SalesforceDelivery:
         options = self.options
         target = self._target()
         method = "upsert" if options.job == "upsert" else f"follow_up {options.follow_up}"
-        items = [row_item(row.key, target, method, row.record) for row in rows]
+        items = [row_item(row.key, target, method, row.record, encoded=row.encoded or None) for row in rows]
         plan = Plan(KIND, options.target_name, items)
         plan.requests = self._shown_requests(rows)
         return plan
@@ -260,9 +261,12 @@ class SalesforceDelivery:
         try:
             for row, key in zip(report.table.to_pylist(), keys, strict=True):
                 record = _json_ready(compiled.body(row, {**meta, "row_key": key}))
+                source = {**row, "__meta__": {**meta, "row_key": key}}
                 if options.job == "upsert":
                     record[options.external_id_field] = key
-                out.append(Row(key, record, {**row, "__meta__": {**meta, "row_key": key}}))
+                    out.append(Row(key, record, source, orjson.dumps(record, option=orjson.OPT_SORT_KEYS)))
+                else:
+                    out.append(Row(key, record, source))
         except MappingError as problem:
             raise DeliveryConfigError(f"{KIND} delivery: {problem}") from None
         return out
@@ -347,7 +351,7 @@ class SalesforceDelivery:
         for attempt in range(options.lock_retries + 1):
             try:
                 reply = api.upsert_collection(
-                    options.sobject, options.external_id_field, [row.record for row in pending]
+                    options.sobject, options.external_id_field, [row.encoded for row in pending]
                 )
             except LimitExceeded:
                 raise Stop() from None
