@@ -1,7 +1,8 @@
 """The Zendesk connector over real HTTP against the fake of tests/fakes/zendesk.py: records upserted
 in bulk jobs (a rerun updates, never adds; invalid records fail alone and replay completes them),
 job polling, 429 with Retry-After, credentials that expire mid-run (OAuth client credentials renew
-once; a fixed token fails clearly), check and plan read-only, follow-ups (tickets and internal notes)
+once; a fixed token fails clearly), check and plan read-only, agents' user fields (one row per user,
+an unknown user failing alone and replayed), follow-ups (tickets and internal notes)
 never duplicated, and an after_call workflow creating each follow-up once."""
 
 from __future__ import annotations
@@ -265,6 +266,62 @@ def test_options_are_checked_without_io():
 
 
 # --- follow-ups -----------------------------------------------------------------------------------
+
+
+# --- user fields -----------------------------------------------------------------------------------
+
+
+def agent_fields(zd, **options):
+    return {
+        "type": "zendesk",
+        "name": "zendesk-agent-fields",
+        "base_url": zd.url,
+        "allow_private_urls": True,
+        "credentials": "env:ZD",
+        "job": "user_fields",
+        "user_key": "ziwo-{group_id}",
+        "mapping": {"ziwo_answered": "calls_answered", "ziwo_avg_talk_s": "avg_talk_time_s"},
+        "job_poll_interval_s": 0.02,
+        **options,
+    }
+
+
+def test_user_fields_update_each_agents_user_and_an_unknown_agent_fails_alone(zd, warehouse):
+    zd.user_fields.update({"ziwo_answered": "integer", "ziwo_avg_talk_s": "decimal"})
+    report = golden.report_of(warehouse, interval="none")
+    agents = [str(a) for a in report.table["group_id"].to_pylist()]
+    answered = dict(zip(agents, report.table["calls_answered"].to_pylist(), strict=True))
+    users = {a: zd.add_user(name=f"Agent {a}", role="agent", external_id=f"ziwo-{a}") for a in agents[1:]}
+    assert delivery_for(agent_fields(zd)).check().ok
+    plan = delivery_for(agent_fields(zd)).plan(report)
+    assert [r["method"] for r in plan.requests] == ["GET", "PUT"] and zd.seen("PUT") == []
+    first = deliver_report(report, agent_fields(zd, batch_size=2), ledger(warehouse), run_id="r1", source="test")
+    failed = [r for r in first.results if r.status == "failed"]
+    assert len(failed) == 1 and f"external_id 'ziwo-{agents[0]}'" in failed[0].error
+    for agent, user_id in users.items():
+        assert zd.users[user_id]["user_fields"]["ziwo_answered"] == answered[agent]
+    assert len(zd.seen("PUT", "/api/v2/users/update_many")) == -(-(len(agents) - 1) // 2)
+    # The missing agent gets a Zendesk user with that external_id: replay sends that row alone.
+    late = zd.add_user(name="Late agent", role="agent", external_id=f"ziwo-{agents[0]}")
+    puts = len(zd.seen("PUT"))
+    unsent = list_deliveries(warehouse, unsent=True)
+    assert len(unsent) == 1
+    replayed = replay(unsent, lambda spec: compute_report(warehouse, spec), ledger(warehouse))
+    assert not replayed.failed and list_deliveries(warehouse, unsent=True) == []
+    assert zd.users[late]["user_fields"]["ziwo_answered"] == answered[agents[0]]
+    assert len(zd.seen("PUT")) == puts + 1, "replay sent only the failed row"
+    # A field the account does not have: check names it; a value Zendesk refuses fails its row alone.
+    assert "ziwo_nope" in delivery_for(agent_fields(zd, mapping={"ziwo_nope": "calls_answered"})).check().detail
+    zd.user_fields["ziwo_avg_talk_s"] = "integer"
+    bad = deliver_report(report, agent_fields(zd), ledger(warehouse), run_id="r2", source="test")
+    assert all(r.status == "failed" and "ziwo_avg_talk_s" in r.error for r in bad.results if r.status == "failed")
+
+
+def test_user_fields_refuse_two_rows_for_one_user_before_sending(zd, warehouse):
+    report = golden.report_of(warehouse)  # hourly rows: an agent has several
+    with pytest.raises(DeliveryConfigError, match="one row per agent"):
+        delivery_for(agent_fields(zd)).plan(report)
+    assert zd.seen("PUT") == [] and zd.seen("GET", "/api/v2/users") == []
 
 
 def test_phone_digits_match_every_format_of_a_number():

@@ -24,7 +24,11 @@ for the Zendesk connector's tests and benchmark. It follows these reference page
 - Users, https://developer.zendesk.com/api-reference/ticketing/users/users/ : `GET /api/v2/users/me`,
   `GET /api/v2/users/search?query=` (the search syntax, here `role:` and `phone:`, a leading `*` on the
   number matching any prefix: https://developer.zendesk.com/documentation/voice/talk-partner-edition/retrieving-the-zendesk-user-id-of-a-caller/),
-  `POST /api/v2/users/create_or_update` (matched by external_id or email).
+  `POST /api/v2/users/create_or_update` (matched by external_id or email), `GET /api/v2/users/show_many?external_ids=`
+  (at most 100), `PUT /api/v2/users/update_many` (`{"users": [{"id", ...}]}`, at most 100, a job whose
+  results name each user by `id` with `status` Updated, or `error`/`details` Failed).
+- User fields, https://developer.zendesk.com/api-reference/ticketing/users/user_fields/ : `GET /api/v2/user_fields`;
+  a user's `user_fields` values are checked against the field's type, and an unknown key is refused.
 - Tickets, https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ : `GET /api/v2/tickets?external_id=`,
   `POST /api/v2/tickets`, `PUT /api/v2/tickets/{id}` (a comment, `additional_tags`),
   `GET /api/v2/users/{id}/tickets/requested`; ticket comments,
@@ -107,6 +111,7 @@ class FakeZendesk:
     fields: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    user_fields: dict[str, str] = field(default_factory=dict)  # key -> type (text, integer, decimal, ...)
     tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[_Seen] = field(default_factory=list)
@@ -154,6 +159,7 @@ class FakeZendesk:
                 "phone": phone,
                 "role": role,
                 "external_id": external_id,
+                "user_fields": {key: None for key in self.user_fields},
                 "created_at": _now(),
             }
             return user_id
@@ -331,6 +337,16 @@ class FakeZendesk:
             return 200, {"users": self._search_users(query.get("query", "")), "next_page": None}
         if route == ("POST", "users", "create_or_update"):
             return self._create_or_update_user(body.get("user") or {})
+        if route == ("GET", "users", "show_many"):
+            wanted = [e for e in query.get("external_ids", "").split(",") if e]
+            if len(wanted) > MAX_JOB_ITEMS:
+                raise _invalid(f"at most {MAX_JOB_ITEMS} external_ids")
+            return 200, {"users": [u for u in self.users.values() if u.get("external_id") in wanted]}
+        if route == ("PUT", "users", "update_many"):
+            return 200, {"job_status": self._users_job(body.get("users"))}
+        if route == ("GET", "user_fields"):
+            fields = [{"key": k, "type": t, "title": k, "active": True} for k, t in self.user_fields.items()]
+            return 200, {"user_fields": fields, "next_page": None, "count": len(fields)}
         if method == "GET" and len(s) == 4 and s[0] == "users" and s[2:] == ["tickets", "requested"]:
             tickets = [t for t in self.tickets.values() if t["requester_id"] == int(s[1])]
             return 200, {"tickets": [self._shown(t) for t in tickets], "next_page": None, "count": len(tickets)}
@@ -507,14 +523,18 @@ class FakeZendesk:
                     ]
                 },
             )
-        job_id = secrets.token_hex(16)
-        # The work is done at once; the job says so only once polled (queued first, as Zendesk's do).
         results = [{"index": i, **self._upsert(key, item)} for i, item in enumerate(items)]
+        return self._queued_job("bulk_import_custom_object_records", results)
+
+    def _queued_job(self, job_type: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """A job whose work is done at once, though it says so only once polled (queued first, as
+        Zendesk's do): the queued job_status."""
+        job_id = secrets.token_hex(16)
         self.jobs[job_id] = {
             "id": job_id,
-            "job_type": "bulk_import_custom_object_records",
-            "total": len(items),
-            "progress": len(items),
+            "job_type": job_type,
+            "total": len(results),
+            "progress": len(results),
             "status": "completed",
             "message": f"Completed at {_now()}",
             "results": results,
@@ -524,12 +544,31 @@ class FakeZendesk:
         return {
             "id": job_id,
             "url": f"/api/v2/job_statuses/{job_id}.json",
-            "total": len(items),
+            "total": len(results),
             "progress": 0,
             "status": "queued",
             "message": None,
             "results": None,
         }
+
+    def _users_job(self, users: Any) -> dict[str, Any]:
+        if not isinstance(users, list) or not users or len(users) > MAX_JOB_ITEMS:
+            raise _invalid(f"users: 1 to {MAX_JOB_ITEMS} users")
+        results = []
+        for user in users:
+            found = self.users.get(user.get("id")) if isinstance(user, dict) else None
+            values = (user or {}).get("user_fields") or {}
+            problem = next(
+                (f"{k}: {p}" for k, v in values.items() if (p := _type_problem(self.user_fields.get(k), v))), None
+            )
+            if found is None:
+                results.append({"id": (user or {}).get("id"), "error": "UserNotFound", "status": "Failed"})
+            elif problem:
+                results.append({"id": found["id"], "error": "UserUpdateError", "details": problem, "status": "Failed"})
+            else:
+                found["user_fields"] = {**(found.get("user_fields") or {}), **values}
+                results.append({"id": found["id"], "action": "update", "status": "Updated", "success": True})
+        return self._queued_job("bulk_update_users", results)
 
     def _poll(self, job_id: str) -> dict[str, Any]:
         job = self.jobs[job_id]

@@ -30,8 +30,8 @@ from ziwo_reports.redaction import redact
 
 #: Ticket statuses Zendesk counts as open (not solved or closed).
 OPEN_STATUSES = ("new", "open", "pending", "hold")
-#: Pages of a requester's tickets read at most (100 each) when looking for a call's note.
-MAX_TICKET_PAGES = 10
+#: Pages read at most (100 each): of a requester's tickets when looking for a call's note, of user fields.
+MAX_PAGES = 10
 
 
 class ZendeskError(HttpError):
@@ -108,6 +108,18 @@ class ZendeskApi:
     def custom_object_fields(self, key: str) -> list[dict[str, Any]]:
         return self._json("GET", f"/api/v2/custom_objects/{quote(key)}/fields")["custom_object_fields"]
 
+    def user_fields(self) -> list[dict[str, Any]]:
+        """The account's user field definitions (every page)."""
+        found: list[dict[str, Any]] = []
+        path: str | None = "/api/v2/user_fields?per_page=100"
+        for _ in range(MAX_PAGES):
+            if path is None:
+                break
+            page = self._json("GET", path)
+            found += page.get("user_fields") or []
+            path = page.get("next_page")
+        return found
+
     # --- records jobs ---------------------------------------------------------------------------
 
     def submit_records_job(self, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -126,6 +138,15 @@ class ZendeskApi:
         query = quote(f"role:end-user phone:*{digits}", safe="")
         return self._json("GET", f"/api/v2/users/search?query={query}")["users"]
 
+    def users_by_external_ids(self, external_ids: list[str]) -> list[dict[str, Any]]:
+        """The users with these external ids (at most 100: show_many)."""
+        joined = quote(",".join(external_ids), safe=",")
+        return self._json("GET", f"/api/v2/users/show_many?external_ids={joined}")["users"]
+
+    def submit_users_update(self, users: list[dict[str, Any]]) -> dict[str, Any]:
+        """Up to 100 users updated in one background job (update_many, each with its `id`)."""
+        return self._json("PUT", "/api/v2/users/update_many", json={"users": users})["job_status"]
+
     def create_or_update_user(self, user: dict[str, Any]) -> dict[str, Any]:
         """An end user created, or updated when its external_id is known (idempotent by it)."""
         return self._json("POST", "/api/v2/users/create_or_update", json={"user": user})["user"]
@@ -136,10 +157,10 @@ class ZendeskApi:
         return self._json("GET", f"/api/v2/tickets?external_id={quote(external_id, safe='')}")["tickets"]
 
     def requested_tickets(self, user_id: int) -> list[dict[str, Any]]:
-        """A requester's tickets, every page up to MAX_TICKET_PAGES."""
+        """A requester's tickets, every page up to MAX_PAGES."""
         tickets: list[dict[str, Any]] = []
         path: str | None = f"/api/v2/users/{int(user_id)}/tickets/requested?per_page=100"
-        for _ in range(MAX_TICKET_PAGES):
+        for _ in range(MAX_PAGES):
             if path is None:
                 break
             page = self._json("GET", path)

@@ -1,4 +1,4 @@
-"""Zendesk as a delivery (type `zendesk`), two jobs:
+"""Zendesk as a delivery (type `zendesk`), three jobs:
 
 - `upsert`: each report row a record of a custom object, keyed by the row's stable key in the
   record's `external_id`. Rows go in bulk jobs (`create_or_update_by_external_id`, at most 100
@@ -6,6 +6,12 @@
   jobs are polled together (`job_statuses/show_many`) and each item's result (by its index) is the
   row's ledger entry: a record Zendesk refused fails alone, the others are sent. A rerun updates
   the same records (same external ids), never adds.
+- `user_fields`: each row's values into the user fields of one Zendesk user (an agent's), found by
+  the external_id that `user_key` renders (`users/show_many?external_ids=`, 100 a request), then
+  updated in background jobs (`users/update_many`, 100 users each, polled as above, results
+  matched by user id). A row whose user is not found fails alone (replay sends it once the user
+  has that external_id); two rows for one user are refused before anything is sent (a field holds
+  one value). Setting the same values again changes nothing: a rerun is harmless.
 - `follow_up` (after_call workflows): per call, the requester found by the caller's number
   (users search `role:end-user phone:*<digits>`; the oldest match), or created (`on_no_match:
   create_contact`: `users/create_or_update` keyed `external_id: ziwo-phone:<digits>`, so a rerun
@@ -34,6 +40,7 @@ from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import orjson
 import pyarrow as pa
@@ -67,7 +74,7 @@ from ziwo_reports.connectors.http_delivery import (
 from ziwo_reports.connectors.secrets import load_credentials
 from ziwo_reports.connectors.zendesk.block import ZendeskCredentials
 from ziwo_reports.connectors.zendesk.client import OPEN_STATUSES, ZendeskApi, phone_digits, zendesk_error
-from ziwo_reports.connectors.zendesk.options import ZendeskTarget
+from ziwo_reports.connectors.zendesk.options import MAX_JOB_ITEMS, ZendeskTarget
 from ziwo_reports.http import ApiClient, Auth, AuthError
 from ziwo_reports.redaction import redact
 from ziwo_reports.report_model import Report, report_metadata, row_keys
@@ -137,6 +144,16 @@ class ZendeskDelivery:
                 if me.get("role") not in ("agent", "admin"):
                     return CheckResult(False, f"{self._where()}: {who}: follow-ups need an agent or admin")
                 return CheckResult(True, f"{self._where()}: {who}; follow-ups as {self.options.follow_up_as}")
+            if self.options.job == "user_fields":
+                keys = {field["key"] for field in api.user_fields() if field.get("active", True)}
+                missing = sorted({target.split(".")[0] for target in self.options.mapping} - keys)
+                if missing:
+                    return CheckResult(
+                        False,
+                        f"{self._where()}: no active user field {', '.join(missing)} "
+                        f"(user fields: {', '.join(sorted(keys)) or 'none'})",
+                    )
+                return CheckResult(True, f"{self._where()}: {who}; the user fields of the mapping exist")
             key = self.options.custom_object_key or ""
             obj = api.custom_object(key)
             fields = {field["key"] for field in api.custom_object_fields(key)}
@@ -158,7 +175,9 @@ class ZendeskDelivery:
         rows = self._rows(report)
         options = self.options
         target = self._target()
-        method = "create_or_update_by_external_id" if options.job == "upsert" else f"follow_up {options.follow_up_as}"
+        method = {"upsert": "create_or_update_by_external_id", "user_fields": "update_many user_fields"}.get(
+            options.job, f"follow_up {options.follow_up_as}"
+        )
         items = [row_item(row.key, target, method, row.payload) for row in rows]
         plan = Plan(KIND, options.target_name, items)
         auth = self._credentials()
@@ -178,6 +197,8 @@ class ZendeskDelivery:
         try:
             if self.options.job == "upsert":
                 yield from _Upsert(self.options, clients).run(rows)
+            elif self.options.job == "user_fields":
+                yield from self._user_fields(clients, rows)
             else:
                 yield from self._follow_ups(clients, rows)
         finally:
@@ -192,6 +213,8 @@ class ZendeskDelivery:
         origin = self.options.origin
         if self.options.job == "upsert":
             return f"{origin}/api/v2/custom_objects/{self.options.custom_object_key}/records"
+        if self.options.job == "user_fields":
+            return f"{origin}/api/v2/users"
         return f"{origin}/api/v2/tickets"
 
     def _credentials(self) -> Auth:
@@ -226,6 +249,8 @@ class ZendeskDelivery:
         columns = table.column_names
         lists = [f.name for f in table.schema if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)]
         templates = {"record_name": self.options.record_name}
+        if self.options.job == "user_fields":
+            templates = {"user_key": self.options.user_key}
         if self.options.job == "follow_up":
             templates = {"subject": self.options.subject, "body": self.options.body}
             if self.options.phone_column not in columns:
@@ -252,6 +277,8 @@ class ZendeskDelivery:
         keys = [str(key) for key in row_keys(report).to_pylist()]
         if options.job == "upsert":
             templates = {"name": parse_template(options.record_name)}
+        elif options.job == "user_fields":
+            templates = {"user": parse_template(options.user_key)}
         else:
             templates = {"subject": parse_template(options.subject), "body": parse_template(options.body)}
         # Only the columns the mapping and templates read are turned into Python values (50,000
@@ -271,6 +298,8 @@ class ZendeskDelivery:
             mapped = orjson.loads(orjson.dumps(compiled.body(row, row_meta))) if compiled.fields else {}
             if options.job == "upsert":
                 payload = {"external_id": key, "name": texts["name"][:255], "custom_object_fields": mapped}
+            elif options.job == "user_fields":
+                payload = {"user": texts["user"], "user_fields": mapped}
             else:
                 payload = {
                     "phone": str(row.get(options.phone_column) or ""),
@@ -279,6 +308,8 @@ class ZendeskDelivery:
                     "fields": mapped,
                 }
             out.append(_Row(key, payload))
+        if options.job == "user_fields":
+            _one_row_per_user(out, report)
         return out
 
     def _shown(self, rows: list[_Row]) -> list[OutboundRequest]:
@@ -300,6 +331,25 @@ class ZendeskDelivery:
                 )
                 for chunk in _chunks(rows[: options.batch_size * SHOWN_REQUESTS], options.batch_size)
             ]
+        if options.job == "user_fields":
+            shown_rows = rows[: options.batch_size]
+            wanted = quote(",".join(row.payload["user"] for row in shown_rows), safe=",")
+            users = [
+                {"id": "{user id of " + row.payload["user"] + "}", "user_fields": row.payload["user_fields"]}
+                for row in shown_rows
+            ]
+            find = f"{origin}/api/v2/users/show_many?external_ids={wanted}"
+            return [
+                OutboundRequest(rows[0].key, "GET", find, {"Accept": "application/json"}, None, len(shown_rows)),
+                OutboundRequest(
+                    rows[0].key,
+                    "PUT",
+                    f"{origin}/api/v2/users/update_many",
+                    json_headers,
+                    orjson.dumps({"users": users}),
+                    len(shown_rows),
+                ),
+            ]
         shown = []
         for row in rows[:SHOWN_REQUESTS]:
             ticket = _ticket(row, requester_id=0)  # the requester is found (or created) when sending
@@ -314,6 +364,36 @@ class ZendeskDelivery:
                 )
             )
         return shown
+
+    # --- user fields ------------------------------------------------------------------------------
+
+    def _user_fields(self, clients: _Clients, rows: list[_Row]) -> Iterator[ItemResult]:
+        """Each row's user found by external_id (100 a request), then the found ones updated in jobs."""
+        found: list[_Row] = []
+        refused: str | None = None  # credentials refused: nothing more is asked
+        for chunk in _chunks(rows, MAX_JOB_ITEMS):
+            if refused:
+                yield from _failed(chunk, f"not sent: {refused}")
+                continue
+            try:
+                users = clients.api().users_by_external_ids(sorted({row.payload["user"] for row in chunk}))
+            except Exception as problem:
+                yield from _failed(chunk, f"finding the users: {failure(problem)}")
+                refused = failure(problem) if isinstance(problem, AuthError) else None
+                continue
+            ids = {str(user.get("external_id")): user["id"] for user in users if user.get("external_id")}
+            for row in chunk:
+                user_id = ids.get(row.payload["user"])
+                if user_id is None:
+                    error = (
+                        f"no Zendesk user has external_id {row.payload['user']!r} (user_key {self.options.user_key!r})"
+                    )
+                    yield ItemResult(row.key, "failed", error=error)
+                else:
+                    found.append(_Row(row.key, {"id": user_id, "user_fields": row.payload["user_fields"]}))
+        if found:
+            submit = lambda chunk: clients.api().submit_users_update([row.payload for row in chunk])  # noqa: E731
+            yield from _Upsert(self.options, clients, submit).run(found)
 
     # --- follow-ups ---------------------------------------------------------------------------
 
@@ -390,6 +470,21 @@ def _ticket(row: _Row, requester_id: int) -> dict[str, Any]:
     }
 
 
+def _one_row_per_user(rows: list[_Row], report: Report) -> None:
+    """A user field holds one value: two rows for the same user would overwrite each other."""
+    seen: dict[str, str] = {}
+    for row in rows:
+        user = row.payload["user"]
+        if not user.strip():
+            raise DeliveryConfigError(f"{KIND} delivery: user_key renders empty for row {row.key!r}")
+        if user in seen:
+            raise DeliveryConfigError(
+                f"{KIND} delivery: user_key {user!r} for rows {seen[user]!r} and {row.key!r}: a user's fields hold "
+                f"one value; deliver a {report.spec.report} report with one row per agent (interval none)"
+            )
+        seen[user] = row.key
+
+
 def _chunks(rows: list[_Row], size: int) -> list[list[_Row]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
@@ -398,13 +493,19 @@ class _Upsert:
     """Records in bulk jobs: submitted in parallel (at most max_queued_jobs unfinished), polled
     together, each item's result mapped back to its row."""
 
-    def __init__(self, options: ZendeskTarget, clients: _Clients) -> None:
+    def __init__(
+        self,
+        options: ZendeskTarget,
+        clients: _Clients,
+        submit: Callable[[list[_Row]], dict[str, Any]] | None = None,
+    ) -> None:
         self.options, self.clients = options, clients
         self.key = options.custom_object_key or ""
+        self._submit = submit or self._submit_records
         self.stop: list[str] = []  # credentials refused: nothing more is sent
         self.unfinished = False  # the last poll found a job not yet finished
 
-    def _submit(self, chunk: list[_Row]) -> dict[str, Any]:
+    def _submit_records(self, chunk: list[_Row]) -> dict[str, Any]:
         return self.clients.api().submit_records_job(self.key, [row.payload for row in chunk])
 
     def run(self, rows: list[_Row]) -> Iterator[ItemResult]:
@@ -492,8 +593,10 @@ class _Upsert:
         results = status.get("results") or []
         by_index = {r["index"]: r for r in results if isinstance(r, dict) and isinstance(r.get("index"), int)}
         by_external = {r.get("external_id"): r for r in results if isinstance(r, dict) and r.get("external_id")}
+        # update_many's results name the user (id), not the item's index
+        by_id = {r.get("id"): r for r in results if isinstance(r, dict) and "index" not in r}
         for index, row in enumerate(chunk):
-            result = by_index.get(index) or by_external.get(row.key)
+            result = by_index.get(index) or by_external.get(row.key) or by_id.get(row.payload.get("id"))
             if result is None:
                 yield ItemResult(row.key, "failed", error=f"job {job_id} completed without a result for this record")
             elif result.get("success") is False or result.get("error") or result.get("status") == "Failed":

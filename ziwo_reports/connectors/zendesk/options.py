@@ -1,6 +1,7 @@
 """The options of a Zendesk target (type `zendesk`): where (subdomain or base URL), with which
-credentials, and which job: `upsert` metrics rows into a custom object, or `follow_up` calls with
-a ticket or an internal note."""
+credentials, and which job: `upsert` metrics rows into a custom object, `user_fields` (each row's
+metrics into the user fields of the agent's Zendesk user), or `follow_up` calls with a ticket or an
+internal note."""
 
 from __future__ import annotations
 
@@ -55,11 +56,20 @@ class ZendeskTarget(TargetOptions):
         description="The name of a 'Zendesk Credentials' block, or env:PREFIX for PREFIX_<FIELD> environment "
         "variables (PREFIX_AUTH, PREFIX_EMAIL, PREFIX_API_TOKEN, ...).",
     )
-    job: Literal["upsert", "follow_up"] = Field(
+    job: Literal["upsert", "user_fields", "follow_up"] = Field(
         default="upsert",
         title="Job",
         description="upsert: each row a custom object record, keyed by the row's stable key in external_id; "
+        "user_fields: each row's values into the user fields of a Zendesk user (the agent's, found by external_id "
+        "from user_key), one row per user; "
         "follow_up: for after_call workflows, a ticket or internal note per call on the caller's requester.",
+    )
+    user_key: str = Field(
+        default="{group_id}",
+        min_length=1,
+        title="User key",
+        description="user_fields: the external_id of the Zendesk user a row updates, a template over the row's "
+        "columns (e.g. 'ziwo-{group_id}' when agents' Zendesk external_id is their Ziwo id with a prefix).",
     )
     custom_object_key: str | None = Field(
         default=None,
@@ -77,7 +87,8 @@ class ZendeskTarget(TargetOptions):
         default_factory=dict,
         title="Field mapping",
         description="upsert: custom object field key -> a column or a spec (column, const, template, meta; cast, "
-        "format_time, ...). follow_up: extra ticket fields of a created ticket (priority, type, tags, ...).",
+        "format_time, ...). user_fields: user field key -> a column or a spec. follow_up: extra ticket fields of a "
+        "created ticket (priority, type, tags, ...).",
     )
     follow_up_as: Literal["ticket", "internal_note"] = Field(
         default="ticket",
@@ -116,7 +127,7 @@ class ZendeskTarget(TargetOptions):
         ge=1,
         le=MAX_JOB_ITEMS,
         title="Records per job",
-        description="upsert: records per bulk job (Zendesk: at most 100).",
+        description="upsert and user_fields: records (users) per bulk job (Zendesk: at most 100).",
     )
     max_queued_jobs: int = Field(
         default=10,
@@ -207,6 +218,9 @@ class ZendeskTarget(TargetOptions):
                 raise ValueError("custom_object_key: job upsert needs the key of the custom object")
             if not self.mapping:
                 raise ValueError("mapping: job upsert needs at least one custom object field")
+        elif self.job == "user_fields":
+            if not self.mapping:
+                raise ValueError("mapping: job user_fields needs at least one user field")
         else:
             reserved = {"subject", "comment", "requester_id", "external_id"}
             clash = sorted(reserved & {target.split(".")[0] for target in self.mapping})
