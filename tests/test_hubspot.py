@@ -340,6 +340,19 @@ def test_follow_ups_find_or_create_the_contact_and_a_rerun_never_makes_a_second(
     assert all("updated" in r.ref for r in again.results if not r.ref.startswith("skipped"))
 
 
+def test_a_number_typed_any_way_is_found_and_another_countrys_is_not(hubspot, warehouse):
+    """HubSpot's searchable calculated numbers (no country code, no formatting) find a contact typed
+    `050 000 0001` for a caller on +971500000001; a contact in another country with the same
+    national digits is found by that search too, and passed over."""
+    elsewhere = hubspot.add("contacts", {"phone": "+44 500 000 001"})
+    typed = hubspot.add("contacts", {"mobilephone": "050 000 0001"})
+    report = call_report(1, ["+971500000001"])
+    delivered = deliver_report(report, follow_up_target(hubspot), ledger(warehouse), run_id="r1", source="test")
+    assert not delivered.failed and len(hubspot.records("contacts")) == 2, "no contact created"
+    assert {(c, type_id) for (_, _, _, c, type_id) in hubspot.associations} == {(typed, 204)}
+    assert elsewhere != typed
+
+
 def test_a_call_engagement_with_skip_when_no_contact_matches(hubspot, warehouse):
     contact = hubspot.add("contacts", {"phone": "+971500000001"})
     report = call_report(2, ["+971500000001", "+971500000009"])

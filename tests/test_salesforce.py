@@ -18,6 +18,7 @@ from tests import golden
 from tests.conftest import run_ingest
 from tests.fakes.salesforce import FakeSalesforce, Field, new_rsa_key
 from ziwo_reports.connectors.delivery import DeliveryError, delivery_for
+from ziwo_reports.connectors.phone_numbers import national_number
 from ziwo_reports.connectors.salesforce.client import soql_literal
 from ziwo_reports.connectors.salesforce.delivery import phone_forms
 from ziwo_reports.deliveries import deliver_report, list_deliveries, replay
@@ -286,6 +287,22 @@ def test_follow_ups_on_contacts_and_leads_and_a_rerun_never_makes_a_second(fake,
     assert all(t["Ziwo_Call_Key__c"].startswith("sim:call:") and t["Status"] == "Not Started" for t in tasks)
     skipped = [r for r in delivered.results if r.ref and r.ref.startswith("skipped")]
     assert len(skipped) == report.table.num_rows - len(calls_matched)
+
+
+def test_a_number_typed_any_way_is_found_by_a_phone_search_and_confirmed(fake, calls):
+    """A Contact whose Phone was typed nationally with spaces (`050 123 4567`) is not found by the
+    exact SOQL forms: the SOSL phone search finds it, and a more recent Contact in another country
+    whose number ends with the same digits is passed over."""
+    wh, report = calls
+    number = next(n for n in report.table["caller_number"].to_pylist() if n and n.startswith("+971"))
+    national = national_number(number)
+    typed = fake.add_record("Contact", LastName="Typed", Phone=f"0{national[:2]} {national[2:5]} {national[5:]}")
+    fake.add_record("Contact", LastName="Elsewhere", Phone=f"+44 20 {national}")
+    delivered = deliver_report(report, follow_up_target(fake), ledger(wh), run_id="r1", source="test")
+    assert not delivered.failed and fake.count("GET", "/search") > 0
+    tasks = fake.records("Task")
+    assert len(tasks) == report.table["caller_number"].to_pylist().count(number)
+    assert {t["WhoId"] for t in tasks} == {typed}
 
 
 def test_a_follow_up_key_that_is_not_external_id_is_found_by_a_query_then_updated(fake, calls):

@@ -18,7 +18,7 @@ from tests import golden
 from tests.conftest import run_ingest
 from tests.fakes.zendesk import FakeZendesk
 from ziwo_reports.connectors.delivery import DeliveryConfigError, delivery_for
-from ziwo_reports.connectors.zendesk.client import phone_digits
+from ziwo_reports.connectors.phone_numbers import significant_digits
 from ziwo_reports.connectors.zendesk.delivery import call_tag
 from ziwo_reports.deliveries import deliver_report, list_deliveries, replay
 from ziwo_reports.report import compute_report
@@ -324,35 +324,33 @@ def test_user_fields_refuse_two_rows_for_one_user_before_sending(zd, warehouse):
     assert zd.seen("PUT") == [] and zd.seen("GET", "/api/v2/users") == []
 
 
-def test_phone_digits_match_every_format_of_a_number():
-    assert phone_digits("+971 50 222 2222") == phone_digits("00971502222222")[-12:] == "971502222222"
-    assert "971502222222".endswith(phone_digits("0502222222"))
-    assert phone_digits("anonymous") == phone_digits("123") == ""
-
-
 def test_follow_up_tickets_are_created_once_per_call(zd, warehouse):
     known = zd.add_user(name="Known caller", phone="+971 50 111 1111")
+    # c4 calls as +971504444444: the older user shares its last digits in another country
+    zd.add_user(name="Another country, same last digits", phone="+44 20 504 444 4444")
+    national = zd.add_user(name="Typed without the country code", phone="050 444 4444")
     report = calls(warehouse)
     first = deliver_report(report, follow_up(zd), ledger(warehouse), run_id="r1", source="test")
     assert not first.failed
     tickets = list(zd.tickets.values())
     keyed = {t["external_id"]: t for t in tickets}
-    with_number = [r for r in report.table.to_pylist() if phone_digits(r["caller_number"])]
+    with_number = [r for r in report.table.to_pylist() if significant_digits(r["caller_number"])]
     assert len(tickets) == len(keyed) == len(with_number)
     c1 = keyed[f"{golden.INSTANCE}:call-details:c1"]
     assert c1["requester_id"] == known and c1["subject"] == "Call back +971501111111"
     assert c1["comments"][0]["public"] is False and call_tag(c1["external_id"]) in c1["tags"]
     assert c1["priority"] == "normal"
+    assert keyed[f"{golden.INSTANCE}:call-details:c4"]["requester_id"] == national
     # the three formats of +971 50 222 2222 are one requester, created once
     created = [u for u in zd.users.values() if (u["external_id"] or "").startswith("ziwo-phone:")]
-    assert len(created) == len({phone_digits(r["caller_number"])[-9:] for r in with_number}) - 1
+    assert len(created) == len({significant_digits(r["caller_number"])[-9:] for r in with_number}) - 2
     skipped = [r for r in first.results if (r.ref or "").startswith("skipped")]
     assert len(skipped) == report.table.num_rows - len(with_number)
 
     second = deliver_report(report, follow_up(zd), ledger(warehouse), run_id="r2", source="test")
     assert not second.failed and len(zd.tickets) == len(tickets), "a rerun created no second ticket"
     assert all("already there" in r.ref or r.ref.startswith("skipped") for r in second.results)
-    assert len(zd.users) == 2 + len(created)
+    assert len(zd.users) == 4 + len(created)
 
 
 def test_on_no_match_skip_creates_no_user(zd, warehouse):

@@ -15,6 +15,9 @@ server on 127.0.0.1, small and faithful to the public reference pages it follows
   https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/batch/upsert-contacts
 - Search, `POST /crm/v3/objects/{objectType}/search` (filterGroups OR-ed, filters AND-ed, limit
   at most 200, `total`, `paging.next.after`): https://developers.hubspot.com/docs-beta/crm/search
+- Contacts' calculated `hs_searchable_calculated_phone_number` and `hs_searchable_calculated_mobile_number`:
+  `phone` and `mobilephone` without country code or formatting, set on every write (read-only):
+  https://knowledge.hubspot.com/properties/hubspots-default-contact-properties
 - Create, `POST /crm/v3/objects/{objectType}` with `associations[{to: {id}, types:
   [{associationCategory, associationTypeId}]}]` (calls: https://developers.hubspot.com/docs/api/crm/calls;
   tasks alike); default association, `PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}`.
@@ -27,6 +30,7 @@ one portal is served. Tests look at `records(...)`, `associations`, `requests`, 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -39,6 +43,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+import phonenumbers
 
 MAX_BATCH = 100
 MAX_SEARCH_LIMIT = 200
@@ -398,6 +404,8 @@ class HubSpotFake:
                 if text:
                     index[text] = record.id
             record.properties[name] = text
+            if object_type == "contacts" and name in SEARCHABLE:
+                record.properties[SEARCHABLE[name]] = _without_country_code(text)
 
     def _find(self, object_type: str, prop: str, value: str) -> Record | None:
         if self.state.schema[object_type].get(prop, Property(prop)).unique:
@@ -520,6 +528,19 @@ class HubSpotFake:
                 }
             ],
         }
+
+
+SEARCHABLE = {"phone": "hs_searchable_calculated_phone_number", "mobilephone": "hs_searchable_calculated_mobile_number"}
+
+
+def _without_country_code(number: str) -> str:
+    """What HubSpot calculates for search: the digits, without a country code when the number has
+    one (+ or 00), else without a trunk 0."""
+    digits = re.sub(r"\D", "", number)
+    if number.strip().startswith("+") or digits.startswith("00"):
+        with contextlib.suppress(phonenumbers.NumberParseException):
+            return str(phonenumbers.parse("+" + digits.lstrip("0"), None).national_number)
+    return digits.lstrip("0")
 
 
 def _text(value: Any) -> str:

@@ -20,6 +20,11 @@ small, following the public references:
 - `GET /query?q=SOQL`: only the narrow form the connector sends (`SELECT Id FROM X WHERE [IsConverted =
   false AND] (F IN ('a', ...) OR G IN (...)) ORDER BY LastModifiedDate DESC LIMIT n`), string literals
   with backslash escapes. [api_rest: resources_query; soql_sosl: sforce_api_calls_soql_select_quotedstringescapes]
+- `GET /search?q=SOSL`: only `FIND {digits} IN PHONE FIELDS RETURNING Obj(Id, F, ... [WHERE IsConverted =
+  false] ORDER BY LastModifiedDate DESC LIMIT n), ...`; answers `{"searchRecords": [{attributes: {type},
+  Id, F...}]}`. Phone search ignores formatting: here a record matches when the digits of its Phone or
+  MobilePhone end with the digits searched for (an approximation of the search index's phone tokens).
+  [api_rest: resources_search; soql_sosl: sforce_api_calls_sosl_find, sosl_in]
 - Bulk API 2.0 ingest: `POST /jobs/ingest` (Open), `PUT /jobs/ingest/{id}/batches` (CSV, 201),
   `PATCH /jobs/ingest/{id}` {state: UploadComplete}, `GET /jobs/ingest/{id}` (InProgress, then
   JobComplete or Failed), `GET .../successfulResults/` (sf__Id, sf__Created, the columns),
@@ -383,6 +388,32 @@ class FakeSalesforce:
         records = [{"attributes": {"type": obj.name}, "Id": r["Id"]} for r in found[:limit]]
         return 200, {"totalSize": len(records), "done": True, "records": records}
 
+    def search(self, sosl: str) -> tuple[int, Any]:
+        match = re.fullmatch(r"FIND \{(\d+)\} IN PHONE FIELDS RETURNING (.+)", sosl.strip(), re.S)
+        if not match:
+            return 400, [_error("MALFORMED_SEARCH", "unexpected token")]
+        digits, returning = match.groups()
+        found: list[dict[str, Any]] = []
+        for spec in re.finditer(
+            r"(\w+)\(([^)]*?)(?: WHERE (.+?))? ORDER BY LastModifiedDate DESC LIMIT (\d+)\)", returning
+        ):
+            name, fields, where, limit = spec.group(1), spec.group(2), spec.group(3), int(spec.group(4))
+            obj = self.objects.get(name)
+            if obj is None:
+                return 400, [_error("INVALID_TYPE", f"sObject type '{name}' is not supported")]
+            conditions = _parse_where(where) if where else []
+            wanted = [f.strip() for f in fields.split(",")]
+            with self.lock:
+                hits = [
+                    r for r in obj.records.values()
+                    if _matches(r, conditions) and any(
+                        re.sub(r"\D", "", str(r.get(f) or "")).endswith(digits) for f in ("Phone", "MobilePhone")
+                    )
+                ]  # fmt: skip
+            hits.sort(key=lambda r: r.get("LastModifiedDate", 0), reverse=True)
+            found += [{"attributes": {"type": name}, **{f: r.get(f) for f in wanted}} for r in hits[:limit]]
+        return 200, {"searchRecords": found}
+
     # --- Bulk API 2.0 ---------------------------------------------------------------------------
 
     def create_job(self, body: dict[str, Any], version: str) -> tuple[int, Any]:
@@ -684,6 +715,8 @@ def _handler(fake: FakeSalesforce) -> type[BaseHTTPRequestHandler]:
                 return (201 if result["created"] else 200), result
             if segments == ["query"] and method == "GET":
                 return fake.query(parse_qs(query).get("q", [""])[0])
+            if segments == ["search"] and method == "GET":
+                return fake.search(parse_qs(query).get("q", [""])[0])
             if segments[:2] == ["jobs", "ingest"]:
                 if len(segments) == 2 and method == "POST":
                     return fake.create_job(json_body(), version)

@@ -20,6 +20,7 @@ import orjson
 import requests
 
 from ziwo_reports.connectors.http_delivery import ThreadClients, make_session
+from ziwo_reports.connectors.phone_numbers import national_number
 from ziwo_reports.http import ApiClient, Auth, HttpPolicy, LimitExceeded, Reply, Verdict
 from ziwo_reports.redaction import register_secret
 
@@ -156,14 +157,22 @@ def association_path(from_type: str, from_id: str, to_type: str, to_id: str) -> 
     return f"/crm/v4/objects/{from_type}/{quote(from_id)}/associations/default/{to_type}/{quote(to_id)}"
 
 
+#: HubSpot's own copies of a contact's phone and mobile number without country code or formatting,
+#: calculated on every write: what a number typed `050 123 4567` or `+971 50 123 4567` is found by.
+SEARCHABLE_PHONES = ("hs_searchable_calculated_phone_number", "hs_searchable_calculated_mobile_number")
+
+
 def contact_search(phone_properties: list[str], number: str) -> dict[str, Any]:
-    """The search of contacts whose phone properties hold the number: one filter group per
-    property (groups are OR-ed), oldest contact first."""
+    """The search of contacts with the caller's number: one filter group per phone property (the
+    number as given), and one per searchable calculated number (its national number); groups are
+    OR-ed, at most five. Oldest contact first; the caller confirms each hit (same_number)."""
+    national = national_number(number)
+    groups = [{"filters": [{"propertyName": p, "operator": "EQ", "value": number}]} for p in phone_properties]
+    if national:
+        groups += [{"filters": [{"propertyName": p, "operator": "EQ", "value": national}]} for p in SEARCHABLE_PHONES]
     return {
-        "filterGroups": [
-            {"filters": [{"propertyName": p, "operator": "EQ", "value": number}]} for p in phone_properties
-        ],
-        "properties": list(phone_properties),
+        "filterGroups": groups,
+        "properties": list(dict.fromkeys([*phone_properties, "phone", "mobilephone"])),
         "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
         "limit": 10,
     }

@@ -64,6 +64,7 @@ from ziwo_reports.connectors.hubspot.client import (
     upsert_path,
 )
 from ziwo_reports.connectors.hubspot.options import HubSpotTarget
+from ziwo_reports.connectors.phone_numbers import same_number
 from ziwo_reports.connectors.secrets import CredentialsError, load_credentials
 from ziwo_reports.http import Auth, LimitExceeded, Reply
 from ziwo_reports.redaction import MASK, redact
@@ -485,7 +486,12 @@ class HubSpotDelivery:
         if not row.number:
             return ItemResult(row.key, "sent", ref="skipped: the call has no caller number", info={"skipped": True})
         found = _expect(api.search("contacts", contact_search(options.phone_properties, row.number)), "contact search")
-        matches = found.get("results") or []
+        phones = dict.fromkeys([*options.phone_properties, "phone", "mobilephone"])
+        matches = [
+            hit
+            for hit in found.get("results") or []
+            if any(same_number(row.number, (hit.get("properties") or {}).get(p)) for p in phones)
+        ]
         created = False
         if matches:
             contact = str(matches[0]["id"])

@@ -115,9 +115,11 @@ class HubSpotTarget(TargetOptions):
     phone_properties: list[str] = Field(
         default_factory=lambda: ["phone", "mobilephone"],
         min_length=1,
-        max_length=5,
+        max_length=3,
         title="Phone properties",
-        description="follow_up: contact properties searched for the caller's number (exact match, any of them).",
+        description="follow_up: contact properties searched for the caller's number as given (any of them), "
+        "besides HubSpot's searchable calculated phone and mobile numbers (the number without country code or "
+        "formatting); every hit is confirmed to be the same number.",
     )
     call_key_property: str = Field(
         default="ziwo_call_key",

@@ -296,6 +296,9 @@ class SalesforceApi:
     def query(self, soql: str) -> Reply:
         return self.call("GET", "/query", params={"q": soql})
 
+    def search(self, sosl: str) -> Reply:
+        return self.call("GET", "/search", params={"q": sosl})
+
     def create(self, sobject: str, record: dict[str, Any]) -> Reply:
         return self.call("POST", f"/sobjects/{sobject}", json=record)
 

@@ -51,6 +51,7 @@ from ziwo_reports.connectors.http_api.mapping import (
     render_value,
 )
 from ziwo_reports.connectors.http_delivery import SHOWN_BODY, delivery_policy, failure
+from ziwo_reports.connectors.phone_numbers import national_number, same_number
 from ziwo_reports.connectors.salesforce.block import SalesforceCredentials
 from ziwo_reports.connectors.salesforce.client import (
     LIMIT_MESSAGE,
@@ -96,9 +97,10 @@ class Stop(Exception):
 
 
 def phone_forms(number: str) -> list[str]:
-    """The forms of a caller's number looked for in Phone and MobilePhone (SOQL compares exact
-    strings): as given, digits only, +digits and 00digits. A CRM that stores numbers in E.164
-    (+971501234567) or as digits matches; one with spaces or dashes in them does not."""
+    """The forms of a caller's number looked for first in Phone and MobilePhone (SOQL compares
+    exact strings): as given, digits only, +digits and 00digits: E.164 and plain digits match, and
+    so does a Contact this delivery created. Numbers typed with spaces, dashes or without the
+    country code are found next by a search (`_search`)."""
     given = number.strip()
     digits = re.sub(r"\D", "", given)
     if digits.startswith("00"):
@@ -533,6 +535,29 @@ class SalesforceDelivery:
 
         yield from _parallel(list(by_number.values()), send, self.options.concurrency)
 
+    def _search(self, api: SalesforceApi, number: str) -> tuple[str, str] | tuple[None, None]:
+        """SOSL over phone fields, which ignores how a number was typed, for the caller's national
+        number (which `050 123 4567`, `(415) 555-1212` and `+971 50 …` end with); each hit is
+        confirmed with same_number. A Contact first, then (for a Task) an unconverted Lead."""
+        national = national_number(number)
+        if not national.isdigit():  # digits only: nothing in it is SOSL syntax
+            return None, None
+        returning = "Contact(Id, Phone, MobilePhone ORDER BY LastModifiedDate DESC LIMIT 50)"
+        if self.options.follow_up == "task":
+            returning += (
+                ", Lead(Id, Phone, MobilePhone WHERE IsConverted = false ORDER BY LastModifiedDate DESC LIMIT 50)"
+            )
+        reply = api.search(f"FIND {{{national}}} IN PHONE FIELDS RETURNING {returning}")
+        if reply.status != 200:
+            raise _Failed(f"search phone fields: HTTP {reply.status} {describe_response(reply.response)}")
+        for sobject in ("Contact", "Lead"):
+            for record in reply.response.json().get("searchRecords") or []:
+                if (record.get("attributes") or {}).get("type") == sobject and any(
+                    same_number(number, record.get(field)) for field in ("Phone", "MobilePhone")
+                ):
+                    return sobject, str(record["Id"])
+        return None, None
+
     def _find(self, api: SalesforceApi, sobject: str, forms: list[str]) -> str | None:
         reply = api.query(self._match_soql(sobject, forms))
         if reply.status != 200:
@@ -550,6 +575,9 @@ class SalesforceDelivery:
             whom, who = "Contact", self._find(api, "Contact", forms)
             if who is None and options.follow_up == "task":
                 whom, who = "Lead", self._find(api, "Lead", forms)
+            if who is None:
+                found_as, found_id = self._search(api, number)
+                whom, who = (found_as, found_id) if found_id else (whom, None)
             if who is None:
                 if options.on_no_match == "skip":
                     return ItemResult(

@@ -18,7 +18,6 @@ Errors come in three shapes: `{"error": "RecordNotFound", "description": "Not fo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -63,19 +62,6 @@ def zendesk_error(response: requests.Response) -> str:
                 parts.append(" ".join(str(item[k]) for k in ("code", "title", "detail") if item.get(k)))
     text = ": ".join(parts) if parts else (response.reason or "no message")
     return redact(" ".join(text.split()))[:400]
-
-
-#: Fewer significant digits than this match too many numbers to pick a requester by.
-MIN_PHONE_DIGITS = 6
-
-
-def phone_digits(number: Any) -> str:
-    """A number's significant digits for Zendesk's `phone:*<digits>` search (which matches the end
-    of a stored number, whatever its format): no +, spaces or dashes, and no leading zeros, so
-    `00971502222222` (international prefix) and `0502222222` (trunk prefix) both match a user
-    stored as `+971 50 222 2222`. Empty when fewer than MIN_PHONE_DIGITS remain."""
-    digits = re.sub(r"\D", "", str(number or "")).lstrip("0")
-    return digits if len(digits) >= MIN_PHONE_DIGITS else ""
 
 
 class ZendeskApi:
@@ -134,7 +120,7 @@ class ZendeskApi:
     # --- users ----------------------------------------------------------------------------------
 
     def users_by_phone(self, digits: str) -> list[dict[str, Any]]:
-        """End users whose phone ends with these digits (any format stored: `phone:*<digits>`)."""
+        """End users whose phone ends with these digits, whatever its format (`phone:*<digits>`)."""
         query = quote(f"role:end-user phone:*{digits}", safe="")
         return self._json("GET", f"/api/v2/users/search?query={query}")["users"]
 

@@ -13,7 +13,8 @@
   has that external_id); two rows for one user are refused before anything is sent (a field holds
   one value). Setting the same values again changes nothing: a rerun is harmless.
 - `follow_up` (after_call workflows): per call, the requester found by the caller's number
-  (users search `role:end-user phone:*<digits>`; the oldest match), or created (`on_no_match:
+  (users search `role:end-user phone:*<national number>`, see connectors/phone_numbers.py; a user
+  whose phone is the same number first, then the oldest), or created (`on_no_match:
   create_contact`: `users/create_or_update` keyed `external_id: ziwo-phone:<digits>`, so a rerun
   finds the same user even before the search index has it), then:
   - `ticket`: a ticket whose `external_id` is the call's key (first comment private); a rerun
@@ -71,9 +72,10 @@ from ziwo_reports.connectors.http_delivery import (
     make_session,
     shown_request,
 )
+from ziwo_reports.connectors.phone_numbers import national_number, same_number, significant_digits
 from ziwo_reports.connectors.secrets import load_credentials
 from ziwo_reports.connectors.zendesk.block import ZendeskCredentials
-from ziwo_reports.connectors.zendesk.client import OPEN_STATUSES, ZendeskApi, phone_digits, zendesk_error
+from ziwo_reports.connectors.zendesk.client import OPEN_STATUSES, ZendeskApi, zendesk_error
 from ziwo_reports.connectors.zendesk.options import MAX_JOB_ITEMS, ZendeskTarget
 from ziwo_reports.http import ApiClient, Auth, AuthError
 from ziwo_reports.redaction import redact
@@ -421,10 +423,14 @@ class ZendeskDelivery:
         existing = api.tickets_by_external_id(key)
         if existing:
             return ItemResult(key, "sent", ref=f"ticket {existing[0]['id']} (already there)")
-        digits = phone_digits(row.payload["phone"])
-        if not digits:
+        number = row.payload["phone"]
+        digits, national = significant_digits(number), national_number(number)
+        if not digits or not national:
             return ItemResult(key, "sent", ref="skipped: the call has no caller number")
-        users = sorted(api.users_by_phone(digits), key=lambda user: user["id"])
+        # Searched by the national number, which `050 123 4567` and `+971 50 123 4567` both end
+        # with; a user whose phone is the same number comes first, then the oldest.
+        found = api.users_by_phone(national)
+        users = sorted(found, key=lambda user: (not same_number(number, user.get("phone")), user["id"]))
         if users:
             user = users[0]
         elif options.on_no_match == "skip":
