@@ -156,7 +156,7 @@ def test_above_the_threshold_one_bulk_job_and_its_failed_records_read_back(fake,
 
 def test_request_limit_exceeded_stops_the_run_with_a_clear_message(fake, warehouse):
     report = golden.report_of(warehouse)
-    options = target(fake, batch_size=2, concurrency=1, mapping={"Answered__c": "calls_answered"})
+    options = target(fake, batch_size=2, concurrency=1, mapping={"Answered__c": "calls_answered"}, api_usage_ceiling=1)
     delivery_for(options).check()  # logs in and describes: 1 data request
     fake.api_limit = fake.api_used + 2  # two more collections, then the allowance is spent
     with pytest.raises(DeliveryError) as stopped:
@@ -168,6 +168,27 @@ def test_request_limit_exceeded_stops_the_run_with_a_clear_message(fake, warehou
     assert sum(r.status == "sent" for r in rows) == 4
     assert all("REQUEST_LIMIT_EXCEEDED" in r.last_error for r in rows if r.status != "sent")
     assert len(rows) == report.table.num_rows, "every row is in the ledger, for replay"
+
+
+def test_the_run_stops_at_the_api_usage_ceiling_leaving_the_rest_to_other_integrations(fake, warehouse):
+    """Salesforce reports the org's usage on every answer (Sforce-Limit-Info: api-usage=94/100); at
+    the ceiling (95% by default) nothing more is sent, and the rows not sent fail for replay."""
+    report = golden.report_of(warehouse)
+    options = target(fake, batch_size=2, concurrency=1, mapping={"Answered__c": "calls_answered"})
+    fake.api_limit, fake.api_used = 100, 93
+    with pytest.raises(DeliveryError) as stopped:
+        deliver_report(report, options, ledger(warehouse), run_id="r1", source="test")
+    message = str(stopped.value)
+    assert "stopped at 95 of the org's 100 API requests" in message and "api_usage_ceiling of 95%" in message
+    assert fake.count("PATCH", "/composite/sobjects/") == 2 and fake.api_used == 95, "nothing sent at the ceiling"
+    rows = list_deliveries(warehouse)
+    assert sum(r.status == "sent" for r in rows) == 4 and len(rows) == report.table.num_rows
+    assert all("api_usage_ceiling" in r.last_error for r in rows if r.status != "sent")
+    fake.api_used = 0  # the next day: replay sends the rest
+    replayed = replay(
+        list_deliveries(warehouse, unsent=True), lambda spec: compute_report(warehouse, spec), ledger(warehouse)
+    )
+    assert not replayed.failed and len(fake.records(OBJECT)) == report.table.num_rows
 
 
 def test_locked_rows_are_retried_record_by_record_and_a_locked_request_whole(fake, warehouse):

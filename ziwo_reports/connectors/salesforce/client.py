@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,12 @@ LIMIT_MESSAGE = (
     "This is a limit, not a permission problem; the run stopped, and `ziwo-reports replay` sends the rest once "
     "the allowance recovers (Setup > Company Information shows it)"
 )
+CEILING_MESSAGE = (
+    "stopped at {used:,} of the org's {allowance:,} API requests of the last 24 hours (Salesforce's "
+    "Sforce-Limit-Info), the api_usage_ceiling of {ceiling:.0%}: the rest of the allowance is left to the org's "
+    "other integrations, and `ziwo-reports replay` sends what was not sent once usage falls"
+)
+_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 LOCK = "UNABLE_TO_LOCK_ROW"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -245,7 +252,7 @@ class SalesforceSession(Auth):
 class SalesforceApi:
     """The REST calls of one org, at its instance URL, one ApiClient per thread."""
 
-    def __init__(self, session: SalesforceSession, api_version: str) -> None:
+    def __init__(self, session: SalesforceSession, api_version: str, api_usage_ceiling: float = 1.0) -> None:
         session.ensure(None)
         assert session.instance_url is not None
         self.session, self.instance_url = session, session.instance_url
@@ -260,8 +267,10 @@ class SalesforceApi:
                 session=make_session(session.allow_private_urls),
             )
         )
-        self._lock = threading.Lock()  # guards the request count
+        self._lock = threading.Lock()  # guards the request count and the usage
         self.requests = 0
+        self.ceiling = api_usage_ceiling
+        self.usage: tuple[int, int] | None = None  # the org's API requests used, and its allowance
 
     def client(self) -> ApiClient:
         return self._clients.get()
@@ -272,9 +281,17 @@ class SalesforceApi:
     def call(self, method: str, path: str, **kwargs: Any) -> Reply:
         """A request under the policy: LimitExceeded on a spent limit, AuthError when refused."""
         with self._lock:
+            usage = self.usage
+            if usage is not None and self.ceiling < 1 and usage[0] >= self.ceiling * usage[1]:
+                raise LimitExceeded(CEILING_MESSAGE.format(used=usage[0], allowance=usage[1], ceiling=self.ceiling))
             self.requests += 1
         kwargs.setdefault("headers", {}).setdefault("Accept", "application/json")
-        return self.client().request(method, self.prefix + path, follow_redirects=False, **kwargs)
+        reply = self.client().request(method, self.prefix + path, follow_redirects=False, **kwargs)
+        found = _USAGE.search(reply.response.headers.get("Sforce-Limit-Info", ""))
+        if found:
+            with self._lock:
+                self.usage = (int(found.group(1)), int(found.group(2)))
+        return reply
 
     # --- the calls ----------------------------------------------------------------------------
 

@@ -12,8 +12,9 @@
   `on_no_match: create_contact`, then a Task (WhoId) or Case (ContactId) upserted by the call's key
   in `follow_up_key_field`: a rerun updates the follow-up, never makes a second.
 
-A spent API allowance (403 REQUEST_LIMIT_EXCEEDED) stops the delivery: every row not yet done is
-failed with the reason (for `replay`), then a DeliveryError says so.
+A spent API allowance (403 REQUEST_LIMIT_EXCEEDED), or usage at `api_usage_ceiling` of it (read
+from every answer's Sforce-Limit-Info), stops the delivery: every row not yet done is failed with
+the reason (for `replay`), then a DeliveryError says so.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -54,7 +54,6 @@ from ziwo_reports.connectors.http_delivery import SHOWN_BODY, delivery_policy, f
 from ziwo_reports.connectors.phone_numbers import national_number, same_number
 from ziwo_reports.connectors.salesforce.block import SalesforceCredentials
 from ziwo_reports.connectors.salesforce.client import (
-    LIMIT_MESSAGE,
     LOCK,
     SalesforceApi,
     SalesforceSession,
@@ -88,12 +87,18 @@ class Row:
 
 
 class Stop(Exception):
-    """The org's API allowance is spent: nothing more is sent in this delivery. `done`: the
-    results of the rows of the chunk that were done before."""
+    """The org's API allowance is spent, or at the usage ceiling: nothing more is sent in this
+    delivery. `reason` says which; `done`: the results of the chunk's rows done before."""
 
-    def __init__(self, done: list[ItemResult] | None = None) -> None:
-        super().__init__("REQUEST_LIMIT_EXCEEDED")
+    def __init__(self, reason: str, done: list[ItemResult] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.done = done or []
+
+
+def stopped_item(key: str, reason: str) -> ItemResult:
+    """A row not sent because the delivery stopped at a limit: failed, for replay."""
+    return ItemResult(key, "failed", error=reason, info={"stopped": True})
 
 
 def phone_forms(number: str) -> list[str]:
@@ -200,7 +205,7 @@ class SalesforceDelivery:
             for row in rows:
                 yield ItemResult(row.key, "failed", error=message)
             return
-        stopped = False
+        stopped: str | None = None
         try:
             if self.options.job == "follow_up":
                 work = self._follow_ups(api, rows)
@@ -209,12 +214,13 @@ class SalesforceDelivery:
             else:
                 work = self._collections(api, rows)
             for result in work:
-                stopped = stopped or result.error == LIMIT_MESSAGE
+                if stopped is None and result.info.get("stopped"):
+                    stopped = result.error
                 yield result
         finally:
             api.close()
         if stopped:
-            raise DeliveryError(f"{KIND} delivery {self.options.target_name!r}: {LIMIT_MESSAGE}")
+            raise DeliveryError(f"{KIND} delivery {self.options.target_name!r}: {stopped}")
 
     # --- building ----------------------------------------------------------------------------
 
@@ -336,7 +342,7 @@ class SalesforceDelivery:
             self._session = SalesforceSession(
                 block, options.base_login_url, options.domain, policy, options.allow_private_urls
             )
-        return SalesforceApi(self._session, options.api_version)
+        return SalesforceApi(self._session, options.api_version, options.api_usage_ceiling)
 
     # --- upsert by sObject Collections ----------------------------------------------------------
 
@@ -355,8 +361,8 @@ class SalesforceDelivery:
                 reply = api.upsert_collection(
                     options.sobject, options.external_id_field, [row.encoded for row in pending]
                 )
-            except LimitExceeded:
-                raise Stop() from None
+            except LimitExceeded as problem:
+                raise Stop(str(problem)) from None
             except Exception as problem:
                 for row in pending:
                     results[row.key] = ItemResult(row.key, "failed", error=failure(problem))
@@ -414,8 +420,8 @@ class SalesforceDelivery:
         for part in self._uploads(rows):
             try:
                 yield from self._bulk_job(api, part)
-            except Stop:
-                yield from (ItemResult(row.key, "failed", error=LIMIT_MESSAGE) for row in part)
+            except Stop as stopped:
+                yield from (stopped_item(row.key, stopped.reason) for row in part)
                 return
 
     def _bulk_job(self, api: SalesforceApi, rows: list[Row]) -> Iterator[ItemResult]:
@@ -447,8 +453,8 @@ class SalesforceDelivery:
             done: dict[str, ItemResult] = {}
             if state in ("JobComplete", "Failed"):
                 done = self._job_results(api, job_id)
-        except LimitExceeded:
-            raise Stop() from None
+        except LimitExceeded as problem:
+            raise Stop(str(problem)) from None
         except Exception as problem:
             yield from fail_all(f"Bulk job {job_id}: {failure(problem)}")
             return
@@ -508,8 +514,8 @@ class SalesforceDelivery:
         options = self.options
         try:
             found = _key_field(api, options.follow_up_object, options.follow_up_key_field)
-        except LimitExceeded:
-            yield from (ItemResult(row.key, "failed", error=LIMIT_MESSAGE) for row in rows)
+        except LimitExceeded as problem:
+            yield from (stopped_item(row.key, str(problem)) for row in rows)
             return
         except (_Failed, HttpError) as problem:
             message = redact(str(problem)) if isinstance(problem, _Failed) else failure(problem)
@@ -529,8 +535,8 @@ class SalesforceDelivery:
             for row in group:
                 try:
                     done.append(self._follow_up(api, row))
-                except Stop:
-                    raise Stop(done) from None
+                except Stop as stopped:
+                    raise Stop(stopped.reason, done) from None
             return done
 
         yield from _parallel(list(by_number.values()), send, self.options.concurrency)
@@ -586,8 +592,8 @@ class SalesforceDelivery:
                 whom, who = "new Contact", self._create_contact(api, row)
             record = {**row.record, ("WhoId" if options.follow_up == "task" else "ContactId"): who}
             how, reply, known_id = self._write_follow_up(api, row.key, record)
-        except LimitExceeded:
-            raise Stop() from None
+        except LimitExceeded as problem:
+            raise Stop(str(problem)) from None
         except _Failed as problem:
             return ItemResult(row.key, "failed", error=redact(str(problem)))
         except Exception as problem:
@@ -667,18 +673,17 @@ def _answers(reply: Reply, count: int) -> list[dict[str, Any]] | str:
 def _parallel(chunks: list[list[Row]], send: Any, concurrency: int) -> Iterator[ItemResult]:
     """Send each chunk (at most `concurrency` at a time), yielding its results as it completes.
     A spent limit (Stop) stops the sending: what was not sent fails with the reason."""
-    stop = threading.Event()
+    reasons: list[str] = []  # the first Stop's reason: what every row not sent after it fails with
 
     def one(chunk: list[Row]) -> list[ItemResult]:
-        if stop.is_set():
-            return [ItemResult(row.key, "failed", error=LIMIT_MESSAGE) for row in chunk]
+        if reasons:
+            return [stopped_item(row.key, reasons[0]) for row in chunk]
         try:
             return send(chunk)
         except Stop as stopped:
-            stop.set()
+            reasons.append(stopped.reason)
             done = {result.key for result in stopped.done}
-            rest = [ItemResult(row.key, "failed", error=LIMIT_MESSAGE) for row in chunk if row.key not in done]
-            return stopped.done + rest
+            return stopped.done + [stopped_item(row.key, stopped.reason) for row in chunk if row.key not in done]
 
     for results in in_parallel(chunks, one, concurrency, "salesforce"):
         yield from results

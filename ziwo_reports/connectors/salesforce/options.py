@@ -178,6 +178,16 @@ class SalesforceTarget(TargetOptions):
     timeout_s: float = Field(
         default=60, gt=0, le=600, title="Timeout (s)", description="Seconds one attempt of a request may take."
     )
+    api_usage_ceiling: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        title="API usage ceiling",
+        description="Stop sending once the org's API requests of the last 24 hours, as Salesforce reports them on "
+        "every answer (Sforce-Limit-Info: api-usage=used/allowance), reach this share of its allowance, leaving "
+        "the rest to the org's other integrations; what is not sent fails for replay. 1: send until "
+        "REQUEST_LIMIT_EXCEEDED.",
+    )
 
     #: A sandbox's option that clears another (the production address it stands in for).
     sandbox_clears: ClassVar[dict[str, str]] = {"domain": "login_url"}
