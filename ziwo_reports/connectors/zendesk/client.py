@@ -95,14 +95,17 @@ class ZendeskApi:
         return self._json("GET", f"/api/v2/custom_objects/{quote(key)}/fields")["custom_object_fields"]
 
     def user_fields(self) -> list[dict[str, Any]]:
-        """The account's user field definitions (every page)."""
+        """The account's user field definitions (every page up to MAX_PAGES)."""
+        return self._pages("/api/v2/user_fields?per_page=100", "user_fields")
+
+    def _pages(self, path: str | None, name: str) -> list[dict[str, Any]]:
+        """The `name` list of a listing, following next_page up to MAX_PAGES pages."""
         found: list[dict[str, Any]] = []
-        path: str | None = "/api/v2/user_fields?per_page=100"
         for _ in range(MAX_PAGES):
             if path is None:
                 break
             page = self._json("GET", path)
-            found += page.get("user_fields") or []
+            found += page.get(name) or []
             path = page.get("next_page")
         return found
 
@@ -144,15 +147,7 @@ class ZendeskApi:
 
     def requested_tickets(self, user_id: int) -> list[dict[str, Any]]:
         """A requester's tickets, every page up to MAX_PAGES."""
-        tickets: list[dict[str, Any]] = []
-        path: str | None = f"/api/v2/users/{int(user_id)}/tickets/requested?per_page=100"
-        for _ in range(MAX_PAGES):
-            if path is None:
-                break
-            page = self._json("GET", path)
-            tickets += page.get("tickets") or []
-            path = page.get("next_page")
-        return tickets
+        return self._pages(f"/api/v2/users/{int(user_id)}/tickets/requested?per_page=100", "tickets")
 
     def create_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
         return self._json("POST", "/api/v2/tickets", json={"ticket": ticket})["ticket"]

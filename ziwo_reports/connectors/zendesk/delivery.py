@@ -147,27 +147,21 @@ class ZendeskDelivery:
                     return CheckResult(False, f"{self._where()}: {who}: follow-ups need an agent or admin")
                 return CheckResult(True, f"{self._where()}: {who}; follow-ups as {self.options.follow_up_as}")
             if self.options.job == "user_fields":
-                keys = {field["key"] for field in api.user_fields() if field.get("active", True)}
-                missing = sorted({target.split(".")[0] for target in self.options.mapping} - keys)
-                if missing:
-                    return CheckResult(
-                        False,
-                        f"{self._where()}: no active user field {', '.join(missing)} "
-                        f"(user fields: {', '.join(sorted(keys)) or 'none'})",
-                    )
-                return CheckResult(True, f"{self._where()}: {who}; the user fields of the mapping exist")
-            key = self.options.custom_object_key or ""
-            obj = api.custom_object(key)
-            fields = {field["key"] for field in api.custom_object_fields(key)}
+                where = "user fields"
+                fields = {field["key"] for field in api.user_fields() if field.get("active", True)}
+            else:
+                key = self.options.custom_object_key or ""
+                obj = api.custom_object(key)
+                where = f"custom object {key!r} ({obj.get('title') or key})"
+                fields = {field["key"] for field in api.custom_object_fields(key)}
             missing = sorted({target.split(".")[0] for target in self.options.mapping} - fields)
             if missing:
                 return CheckResult(
                     False,
-                    f"{self._where()}: custom object {key!r} has no field {', '.join(missing)} "
-                    f"(its fields: {', '.join(sorted(fields))})",
+                    f"{self._where()}: {where} has no field {', '.join(missing)} "
+                    f"(its fields: {', '.join(sorted(fields)) or 'none'})",
                 )
-            title = obj.get("title") or key
-            return CheckResult(True, f"{self._where()}: {who}; custom object {key!r} ({title}) has the mapped fields")
+            return CheckResult(True, f"{self._where()}: {who}; {where} has the mapped fields")
         except Exception as problem:  # a probe reports, never raises
             return CheckResult(False, f"{self._where()}: {failure(problem)}")
         finally:
