@@ -135,7 +135,8 @@ def report_rows(report: Report, key_column: str) -> Rows:
     clash = [name for name in table.column_names if name in reserved]
     if clash:
         raise ValueError(
-            f"the report's column {clash[0]!r} has the name of a column the delivery adds ({', '.join(sorted(reserved))})"
+            f"the report's column {clash[0]!r} has the name of a column the delivery adds "
+            f"({', '.join(sorted(reserved))})"
         )
     keys = pa.array(row_keys(report), pa.string()) if table.num_rows else pa.array([], pa.string())
     if isinstance(keys, pa.ChunkedArray):

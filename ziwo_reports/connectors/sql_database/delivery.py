@@ -19,6 +19,7 @@ A test send (`test: true`, `workflow test --send-test`) goes into `<table>_test`
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -341,34 +342,42 @@ class SqlDelivery:
             dialect = conn.dialect.name
             staging = staging_model(table) if copy else None
             statement = None if copy else upsert_statement(table, options.key_column, dialect)
-            for done, chunk in enumerate(chunks):
+
+            def payload(chunk: _Chunk) -> tuple[pa.Table, pa.Buffer | None]:
                 part = rows.table.slice(chunk.start, chunk.stop - chunk.start)
-                written_at = datetime.now(UTC)
-                part = part.append_column(
-                    DELIVERED_AT, pa.array([written_at] * part.num_rows, pa.timestamp("us", tz="UTC"))
-                )
-                part = for_dialect(part, rows.columns, dialect)
-                try:
-                    with conn.begin():
-                        if staging is not None:
-                            load.copy_rows(conn, table, staging, options.key_column, part, rows.columns)
-                        else:
-                            load.insert_rows(conn, statement, part)
-                except (sa_exc.OperationalError, sa_exc.InterfaceError) as problem:
-                    # the connection is gone: the rest would wait for it in turn
-                    error = database_error(problem)
-                    yield from self._failed([chunk], error)
-                    yield from self._failed(chunks[done + 1 :], f"not sent: {error}")
-                    return
-                except sa_exc.SQLAlchemyError as problem:
-                    yield from self._failed([chunk], database_error(problem))
-                    continue
-                yield ItemResult(
-                    chunk.key,
-                    "sent",
-                    ref=f"{options.shown_table} rows {chunk.start + 1}-{chunk.stop}",
-                    info={"rows": part.num_rows, "method": "copy" if copy else "insert"},
-                )
+                stamp = pa.array([datetime.now(UTC)] * part.num_rows, pa.timestamp("us", tz="UTC"))
+                part = for_dialect(part.append_column(DELIVERED_AT, stamp), rows.columns, dialect)
+                return part, load.csv_bytes(part, rows.columns) if copy else None
+
+            # The next chunk is made ready (converted, as CSV for COPY) while this one is written:
+            # Arrow's kernels and the driver's socket both let go of the interpreter lock.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql-chunks") as ahead:
+                upcoming = ahead.submit(payload, chunks[0])
+                for done, chunk in enumerate(chunks):
+                    part, data = upcoming.result()
+                    if done + 1 < len(chunks):
+                        upcoming = ahead.submit(payload, chunks[done + 1])
+                    try:
+                        with conn.begin():
+                            if staging is not None and data is not None:
+                                load.copy_rows(conn, table, staging, options.key_column, data)
+                            else:
+                                load.insert_rows(conn, statement, part)
+                    except (sa_exc.OperationalError, sa_exc.InterfaceError) as problem:
+                        # the connection is gone: the rest would wait for it in turn
+                        error = database_error(problem)
+                        yield from self._failed([chunk], error)
+                        yield from self._failed(chunks[done + 1 :], f"not sent: {error}")
+                        return
+                    except sa_exc.SQLAlchemyError as problem:
+                        yield from self._failed([chunk], database_error(problem))
+                        continue
+                    yield ItemResult(
+                        chunk.key,
+                        "sent",
+                        ref=f"{options.shown_table} rows {chunk.start + 1}-{chunk.stop}",
+                        info={"rows": part.num_rows, "method": "copy" if copy else "insert"},
+                    )
 
     def _prepare(self, conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
         """Make the table agree with the report (create it, add columns), or TableMismatch."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ziwo_reports.connectors.delivery import TargetOptions
 from ziwo_reports.connectors.secrets import LOOKS_LIKE_A_TOKEN
@@ -127,7 +127,7 @@ class SqlTarget(TargetOptions):
         f"{TEST_SUFFIX!r} after it, next to the real one, never into the real table.",
     )
 
-    model_config = {**TargetOptions.model_config, "populate_by_name": True}
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @field_validator("credentials")
     @classmethod
