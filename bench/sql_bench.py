@@ -110,7 +110,7 @@ def count(engine: sa.Engine, table: sa.Table) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
-def run_delivery(url: str, report, table: str, method: str = "auto", chunk_rows: int = 5000) -> float:
+def run_delivery(url: str, report, table: str, method: str = "auto", chunk_rows: int = 20_000) -> float:
     from ziwo_reports.connectors.delivery import delivery_for
 
     delivery = delivery_for(
@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--to-sql-rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--chunk-rows", type=int, default=5000)
+    parser.add_argument("--chunk-rows", type=int, default=20_000)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 

@@ -13,6 +13,7 @@ PyMySQL for MariaDB/MySQL.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,18 @@ class Connection:
         return create_engine(self.url, connect_args=self.connect_args, poolclass=NullPool)
 
 
+#: Drivers a block's dropdown offers that this project does not install, and the one that serves
+#: the same database in their place.
+STAND_INS = {"postgresql+psycopg2": ("psycopg2", "postgresql+psycopg"), "mysql+mysqldb": ("MySQLdb", "mysql+pymysql")}
+
+
 def with_driver(url: URL) -> URL:
+    """The URL with the driver this project installs where it names none, or one not installed
+    that ours stands in for (the "SQLAlchemy Connector" block offers psycopg2, not psycopg 3)."""
+    if url.drivername in STAND_INS:
+        module, stand_in = STAND_INS[url.drivername]
+        if importlib.util.find_spec(module) is None:
+            return url.set(drivername=stand_in)
     backend = url.get_backend_name()
     if "+" not in url.drivername and backend in DEFAULT_DRIVERS:
         name = "postgresql" if backend == "postgres" else backend

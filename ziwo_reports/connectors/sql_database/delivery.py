@@ -74,8 +74,8 @@ def database_error(problem: BaseException) -> str:
     original = getattr(problem, "orig", None) or problem
     text = str(original).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    # psycopg puts DETAIL/HINT on their own lines: the first two say what went wrong
-    message = " ".join(lines[:2]) if lines else type(original).__name__
+    # the first line says what went wrong; psycopg's DETAIL on the next may hold a row's values
+    message = lines[0] if lines else type(original).__name__
     return redact(f"{type(original).__name__}: {message}")[:ERROR_CHARS]
 
 
