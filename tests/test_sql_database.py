@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
