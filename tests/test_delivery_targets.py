@@ -229,6 +229,7 @@ def test_the_flows_deliveries_read_the_forms_lists_per_type_and_a_flat_list_alik
         "Salesforce",
         "Zendesk",
         "HubSpot",
+        "SQL databases",
     }
     assert all(f.description for f in deliveries.model_fields.values())
     with pytest.raises(ValidationError, match="delivery type 'pigeon' is not one of"):
