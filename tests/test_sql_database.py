@@ -190,6 +190,8 @@ def test_a_hostile_table_name_is_quoted_never_injected(db, warehouse):
     delivered = deliver_report(report, target, ledger(warehouse), run_id="r1", source="t")
     assert not delivered.failed
     assert db.exists("canary") and db.exists(HOSTILE) and db.count(HOSTILE) == 9
+    found = delivery_for(target).check()
+    assert found.ok and "exists" in found.detail, found.detail
     again = deliver_report(report, target, ledger(warehouse), run_id="r2", source="t")
     assert not again.failed and db.count(HOSTILE) == 9
 

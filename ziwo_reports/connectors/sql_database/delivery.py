@@ -184,12 +184,14 @@ class SqlDelivery:
                 f"{name}: table {shown} has primary key ({', '.join(key or []) or 'none'}), not {options.key_column!r}",
             )
         if conn.dialect.name == "postgresql":
-            qualified = ".".join(
-                conn.dialect.identifier_preparer.quote(part) for part in (options.db_schema, options.table_name) if part
-            )
+            # the names as bound values, looked up in the catalog: no quoting of ours anywhere
             allowed = conn.execute(
-                sa.text("SELECT has_table_privilege(:table, 'INSERT') AND has_table_privilege(:table, 'UPDATE')"),
-                {"table": qualified},
+                sa.text(
+                    "SELECT bool_and(has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'UPDATE')) "
+                    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relname = :table AND n.nspname = coalesce(:schema, current_schema())"
+                ),
+                {"table": options.table_name, "schema": options.db_schema},
             ).scalar()
             if not allowed:
                 return CheckResult(False, f"{name}: this login may not insert into and update table {shown}")
