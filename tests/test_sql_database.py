@@ -483,3 +483,32 @@ def test_a_sqlalchemy_connector_block_and_a_secret_block(prefect_api, tmp_path, 
         assert rows and not any(password in str(v) for row in rows for v in row.__dict__.values())
         missing = delivery_for({"type": "sql", "credentials": "no-such-block", "table": "t"}).check()
         assert not missing.ok and "no-such-block" in missing.detail
+
+
+def test_the_report_flow_delivers_into_the_database(prefect_api, simulator, monkeypatch, tmp_path):
+    """The report flow's `deliveries` (plain dicts, as the Prefect form gives them) with a sql target:
+    the rows in the table, each chunk in the ledger; a rerun of the period updates the same rows."""
+    from ziwo_reports.deliveries import list_deliveries
+    from ziwo_reports.flows.report import report
+
+    sim = simulator(days=2, calls_per_day=150, now=None)  # flows plan from the real clock
+    for name, value in {
+        "ZIWO_BASE_URL": sim.base_url,
+        "ZIWO_INSTANCE": "sim",
+        "ZIWO_TIMEZONE": sim.config.timezone,
+        "ZIWO_USERNAME": sim.config.username,
+        "ZIWO_PASSWORD": sim.config.password,
+        "ZIWO_REPORTS_HTTP_BACKOFF_BASE": "0.001",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with namespace_of("sqlite", tmp_path / "db") as db:
+        path = tmp_path / "w.duckdb"
+        deliveries = [db.options("agent_days", name="bi")]
+        files = {"formats": ["csv"], "destination": str(tmp_path / "out")}
+        written = report(db_path=str(path), rolling_date="last_n_days:1", files=files, deliveries=deliveries)
+        assert db.count("agent_days") == written[0]["rows"] > 0
+        report(db_path=str(path), rolling_date="last_n_days:1", ingest_first=False, files=files, deliveries=deliveries)
+        assert db.count("agent_days") == written[0]["rows"]
+        with open_warehouse(path, read_only=True) as warehouse:
+            rows = [r for r in list_deliveries(warehouse, limit=1000) if r.target_name == "bi"]
+        assert rows and {r.status for r in rows} == {"sent"} and {r.target_type for r in rows} == {"sql"}

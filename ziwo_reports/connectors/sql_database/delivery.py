@@ -347,7 +347,7 @@ class SqlDelivery:
 
             def payload(chunk: _Chunk) -> tuple[pa.Table, pa.Buffer | None]:
                 part = rows.table.slice(chunk.start, chunk.stop - chunk.start)
-                stamp = pa.array([datetime.now(UTC)] * part.num_rows, pa.timestamp("us", tz="UTC"))
+                stamp = pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), part.num_rows)
                 part = for_dialect(part.append_column(DELIVERED_AT, stamp), rows.columns, dialect)
                 return part, load.csv_bytes(part, rows.columns) if copy else None
 
