@@ -197,9 +197,12 @@ def for_dialect(table: pa.Table, columns: list[SqlColumn], dialect: str) -> pa.T
     for column, values in zip(columns, table.columns, strict=False):
         if column.family == "timestamp" and dialect != "postgresql":
             values = values.cast(pa.timestamp("us"))
-        elif column.family in ("text", "key") and dialect == "postgresql":
+        elif (
+            column.family in ("text", "key")
+            and dialect == "postgresql"
             # PostgreSQL's text cannot hold NUL; looking costs a scan, replacing a copy of the column
-            if pc.any(pc.match_substring(values, "\x00")).as_py():
-                values = pc.replace_substring(values, "\x00", "")
+            and pc.any(pc.match_substring(values, "\x00")).as_py()
+        ):
+            values = pc.replace_substring(values, "\x00", "")
         out.append(values)
     return pa.Table.from_arrays(out, names=table.column_names)

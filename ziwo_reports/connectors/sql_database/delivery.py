@@ -231,7 +231,7 @@ class SqlDelivery:
                     target=options.shown_table,
                     method="upsert",
                     rows=chunk.stop - chunk.start,
-                    payload_hash=table_hash(part.drop_columns(["report_key"])),
+                    payload_hash=table_hash(part),
                     row_keys=tuple(keys[chunk.start : chunk.stop]),
                     sample=sample_rows(part),
                 )
