@@ -512,3 +512,22 @@ def test_the_report_flow_delivers_into_the_database(prefect_api, simulator, monk
         with open_warehouse(path, read_only=True) as warehouse:
             rows = [r for r in list_deliveries(warehouse, limit=1000) if r.target_name == "bi"]
         assert rows and {r.status for r in rows} == {"sent"} and {r.target_type for r in rows} == {"sql"}
+
+
+def test_text_survives_as_it_is_empty_is_not_null(db, warehouse):
+    """What CSV and COPY could mangle: an empty text (not NULL), NULL, quotes, commas, line breaks,
+    backslashes, non-ASCII; NUL, which PostgreSQL's text cannot hold, is dropped there."""
+    report = golden.report_of(warehouse)
+    names = ["", None, 'a,"b"\nc', "back\\slash\\N", "ünï ✓ عربي", "tab\there", "x\x00y", "\\.", "  spaced  "]
+    table = report.table.set_column(
+        report.table.schema.get_field_index("group_name"), "group_name", pa.array(names, pa.string())
+    )
+    delivered = deliver_report(
+        dataclasses.replace(report, table=table), db.options("texts"), ledger(warehouse), run_id="r", source="t"
+    )
+    assert not delivered.failed
+    held = {row["row_key"]: row["group_name"] for row in db.rows("texts")}
+    expected = dict(zip(row_keys(report).to_pylist(), names, strict=True))
+    if db.dialect == "postgresql":
+        expected = {k: v if v is None else v.replace("\x00", "") for k, v in expected.items()}
+    assert held == expected
