@@ -105,7 +105,7 @@ def ddl_statements(table: sa.Table, state: TableState | None) -> list[Executable
     ADD COLUMN per missing column."""
     if state is None or not state.exists:
         return [CreateTable(table, if_not_exists=True)]
-    return [AddColumn(table, table.c[column.name]._copy()) for column in state.missing]
+    return [AddColumn(table, table.c[column.name]) for column in state.missing]
 
 
 def upsert_statement(table: sa.Table, key: str, dialect: str) -> Any:
