@@ -531,3 +531,15 @@ def test_text_survives_as_it_is_empty_is_not_null(db, warehouse):
     if db.dialect == "postgresql":
         expected = {k: v if v is None else v.replace("\x00", "") for k, v in expected.items()}
     assert held == expected
+
+
+def test_reports_the_table_cannot_key_are_refused_before_anything_is_written(warehouse, tmp_path):
+    report = golden.report_of(warehouse)
+    target = {"type": "sql", "url": f"sqlite:///{tmp_path / 'bi.sqlite'}", "table": "t"}
+    twice = dataclasses.replace(report, table=pa.concat_tables([report.table, report.table.slice(0, 1)]))
+    with pytest.raises(DeliveryConfigError, match="rows with the same row key"):
+        delivery_for(target).plan(twice)
+    clash = report.table.append_column("delivered_at", pa.array(["x"] * report.table.num_rows))
+    with pytest.raises(DeliveryConfigError, match="'delivered_at' has the name of a column the delivery adds"):
+        delivery_for(target).plan(dataclasses.replace(report, table=clash))
+    assert not (tmp_path / "bi.sqlite").exists()
