@@ -5,8 +5,8 @@ against, in the same run, on the same rows:
     a temporary staging table, INSERT ... SELECT ... ON CONFLICT DO UPDATE into the target, one
     transaction (the best case: no chunks, no ledger items, nothing else);
 (b) pandas `DataFrame.to_sql(method="multi")` (multi-row INSERT statements, 1,000 rows each, under
-    PostgreSQL's 65,535 parameters), timed on a slice (--to-sql-rows, 100,000 by default: on 1M
-    it takes minutes) and given as rows/s;
+    PostgreSQL's 65,535 parameters), timed on a slice (--to-sql-rows, 20,000 by default: 1M rows
+    take it over 20 minutes) and given as rows/s;
 (c) the delivery with `method: insert` (the dialect's multi-row upsert, executemany, no COPY) on
     the same slice, to show why PostgreSQL goes through COPY.
 
@@ -162,7 +162,7 @@ def run_to_sql(engine: sa.Engine, target: sa.Table, frame) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--to-sql-rows", type=int, default=100_000)
+    parser.add_argument("--to-sql-rows", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chunk-rows", type=int, default=20_000)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")

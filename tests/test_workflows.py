@@ -236,7 +236,7 @@ def test_two_workflows_with_one_name_are_refused(tmp_path):
         load_workflows(tmp_path)
 
 
-#: The example workflows: the first four, then each CRM's metrics and follow-up.
+#: The example workflows: the first four, then each CRM's metrics and follow-up, then the SQL database's.
 EXAMPLE_NAMES = (
     {"daily-agent-report", "missed-call-follow-up", "long-complaint-calls", "service-level-alert"}
     | {
