@@ -6,6 +6,7 @@ adding a type means running the whole contract suite against it."""
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import json
@@ -283,6 +284,87 @@ def _hubspot_records(folder: Path) -> dict[str, Any]:
     return {key: {k: v for k, v in record.items() if k != "id"} for key, record in held.items()}
 
 
+# --- sql: a schema (PostgreSQL), database (MariaDB) or file (SQLite) per test folder -----------------
+
+PG_PASSWORD = "contract-pg-password-31c8e0"  # trust auth takes any; it must never show all the same
+os.environ["ZR_CONTRACT_PG_URL"] = f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:5432/test"
+os.environ["ZR_CONTRACT_MARIADB_URL"] = "mysql://root@127.0.0.1:3306/test"
+_SQL: dict[tuple[str, Path], Any] = {}
+
+
+def _sql_namespace(dialect: str, folder: Path) -> Any:
+    from tests.sql_servers import make_namespace
+
+    if (dialect, folder) not in _SQL:
+        name = "zrc_" + hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+        namespace = _SQL[(dialect, folder)] = make_namespace(dialect, folder / "sqlite", name)
+        atexit.register(namespace.drop_schema)
+    return _SQL[(dialect, folder)]
+
+
+def _sql_options(dialect: str) -> Callable[[Path], dict[str, Any]]:
+    def options(folder: Path) -> dict[str, Any]:
+        namespace = _sql_namespace(dialect, folder)
+        where: dict[str, Any] = {
+            "postgresql": {"credentials": "env:ZR_CONTRACT_PG"},
+            "mariadb": {"credentials": "env:ZR_CONTRACT_MARIADB"},
+            "sqlite": {"url": namespace.url},
+        }[dialect]
+        if namespace.schema:
+            where["schema"] = namespace.schema
+        return {"type": "sql", "name": f"contract-{dialect}", "table": "agent_metrics", "chunk_rows": 4, **where}
+
+    return options
+
+
+def _sql_rows(dialect: str) -> Callable[[Path], Any]:
+    def rows(folder: Path) -> Any:
+        namespace = _sql_namespace(dialect, folder)
+        if not namespace.exists("agent_metrics"):
+            return []
+        return [
+            {k: str(v) for k, v in row.items()} for row in namespace.rows("agent_metrics", without=("delivered_at",))
+        ]
+
+    return rows
+
+
+def _sql_break(dialect: str) -> Callable[[Path], None]:
+    def broken(folder: Path) -> None:
+        namespace = _sql_namespace(dialect, folder)
+        if dialect == "sqlite":  # a file where the database's folder should be
+            (folder / "sqlite").rename(folder / "sqlite-aside")
+            (folder / "sqlite").write_text("not a folder")
+        else:
+            namespace.drop_schema()
+
+    return broken
+
+
+def _sql_mend(dialect: str) -> Callable[[Path], None]:
+    def mended(folder: Path) -> None:
+        namespace = _sql_namespace(dialect, folder)
+        if dialect == "sqlite":
+            (folder / "sqlite").unlink()
+            (folder / "sqlite-aside").rename(folder / "sqlite")
+        else:
+            namespace.create_schema()
+
+    return mended
+
+
+def _sql_harness(dialect: str) -> Harness:
+    return Harness(
+        options=_sql_options(dialect),
+        bad_options={"type": "sql", "url": "sqlite:///x.db", "table": "agent metrics\n"},
+        bad_field="table",
+        observe=_sql_rows(dialect),
+        break_target=_sql_break(dialect),
+        mend_target=_sql_mend(dialect),
+        secrets=[PG_PASSWORD] if dialect == "postgresql" else [],
+    )
+
+
 HARNESSES: dict[str, Harness] = {
     "file": Harness(
         options=lambda folder: {
@@ -362,4 +444,8 @@ HARNESSES: dict[str, Harness] = {
         mend_target=lambda folder: _hubspot(folder).accept(HUBSPOT_TOKEN),
         secrets=[HUBSPOT_TOKEN],
     ),
+    # one type, three databases: the contract runs against each
+    "sql:postgresql": _sql_harness("postgresql"),
+    "sql:mariadb": _sql_harness("mariadb"),
+    "sql:sqlite": _sql_harness("sqlite"),
 }

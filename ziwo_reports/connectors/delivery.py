@@ -240,6 +240,7 @@ def _load_builtin() -> None:
     from ziwo_reports.connectors.http_api import delivery as _http_api  # noqa: F401
     from ziwo_reports.connectors.hubspot import delivery as _hubspot  # noqa: F401
     from ziwo_reports.connectors.salesforce import delivery as _salesforce  # noqa: F401
+    from ziwo_reports.connectors.sql_database import delivery as _sql  # noqa: F401
     from ziwo_reports.connectors.webhook import delivery as _webhook  # noqa: F401
     from ziwo_reports.connectors.zendesk import delivery as _zendesk  # noqa: F401
 
