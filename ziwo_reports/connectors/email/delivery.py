@@ -22,6 +22,7 @@ item with the server's reply (4xx and dropped connections are tried `attempts` t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Collection, Iterator
@@ -147,11 +148,17 @@ class EmailDelivery:
             self._server = server_of(block)
         return self._server
 
+    def _audience(self) -> str:
+        """`:to:<hash of the recipients>`, the end of every key: the same report to other people is
+        another message (and is sent), to the same people it is the same one (and is not)."""
+        envelope = sorted(recipients(self.options).envelope)
+        return ":to:" + hashlib.sha256("\0".join(envelope).encode()).hexdigest()[:8]
+
     def mails(self, report: Report) -> list[Mail]:
         """The messages of the report, in order (see the module's docstring)."""
-        prefix = "test:" if self.options.test else ""
+        prefix, audience = ("test:" if self.options.test else ""), self._audience()
         if _workflow(report) is None:
-            return [Mail(prefix + report_key(report), report, calls=False)]
+            return [Mail(prefix + report_key(report) + audience, report, calls=False)]
         table = report.table
         if table.num_rows == 0:
             return []
@@ -167,7 +174,7 @@ class EmailDelivery:
         origin = report.origin or ""
         key = (
             f"{prefix}{report.spec.instance or 'all'}:{origin}:digest:{self.options.digest_minutes}m:"
-            f"{start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+            f"{start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}{audience}"
         )
         return [Mail(key, report, True, window=(start, end))]
 
