@@ -1,6 +1,5 @@
 """Render the e-mail of the golden day's agent report as a mail client would get it, and
-screenshot it with headless chromium: `python -m tests.render_email docs/email-report.png`.
-The HTML is also written next to the PNG's name (.html) for a look in a browser."""
+screenshot it with headless chromium: `python -m tests.render_email docs/email-report.png`."""
 
 from __future__ import annotations
 
@@ -59,11 +58,10 @@ def screenshot(html_path: Path, png_path: Path, width: int = 900, height: int = 
 def main(png: str) -> None:
     png_path = Path(png)
     with tempfile.TemporaryDirectory() as folder:
-        html = html_of_golden_report(Path(folder))
-    html_path = png_path.with_suffix(".html")
-    html_path.write_text(html, encoding="utf-8")
-    screenshot(html_path, png_path)
-    print(f"wrote {png_path} and {html_path}")
+        html_path = Path(folder) / "message.html"
+        html_path.write_text(html_of_golden_report(Path(folder)), encoding="utf-8")
+        screenshot(html_path, png_path)
+    print(f"wrote {png_path}")
 
 
 if __name__ == "__main__":

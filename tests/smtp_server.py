@@ -9,6 +9,7 @@ import datetime as dt
 import email
 import email.policy
 import ipaddress
+import logging
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -121,6 +122,8 @@ class SmtpServer:
                 "auth_require_tls": mode == "starttls",
             }
         self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, **kwargs)
+        # aiosmtpd warns on each login that an attribute it reads itself is deprecated: noise in every test
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         if isinstance(auth_data, LoginPassword):

@@ -221,7 +221,7 @@ def test_the_flows_deliveries_read_the_forms_lists_per_type_and_a_flat_list_alik
         [t.target_name for t in from_form.targets()] == [t.target_name for t in from_list.targets()] == ["api", "hook"]
     )
     assert deliveries().targets() == []
-    assert set(deliveries.model_fields) == {"file", "webhook", "http_api", "salesforce", "zendesk", "hubspot"}
+    assert set(deliveries.model_fields) == {"file", "webhook", "http_api", "salesforce", "zendesk", "hubspot", "email"}
     assert {f.title for f in deliveries.model_fields.values()} == {
         "More report files",
         "Webhooks",
@@ -229,6 +229,7 @@ def test_the_flows_deliveries_read_the_forms_lists_per_type_and_a_flat_list_alik
         "Salesforce",
         "Zendesk",
         "HubSpot",
+        "E-mails",
     }
     assert all(f.description for f in deliveries.model_fields.values())
     with pytest.raises(ValidationError, match="delivery type 'pigeon' is not one of"):

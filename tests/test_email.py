@@ -173,7 +173,10 @@ def test_files_too_large_to_attach_are_linked_or_the_message_fails(warehouse, se
 @pytest.mark.parametrize(
     ("options", "named"),
     [
-        ({"to": ["ops@acme.example", "not an address"]}, "to ['ops@acme.example', 'not an address']: [1] 'not an address'"),
+        (
+            {"to": ["ops@acme.example", "not an address"]},
+            "to ['ops@acme.example', 'not an address']: [1] 'not an address'",
+        ),
         ({"to": ["ops@acme"]}, "domain 'acme'"),
         ({"cc": ["a@acme.example\nBcc: x@evil.example"]}, "line break"),
         ({"sender": "reports"}, "sender 'reports'"),
@@ -209,6 +212,7 @@ def test_check_logs_in_and_asks_for_each_recipient_without_sending(server):
     assert not result.ok and "lead@acme.example: 550 5.1.1" in result.detail
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_implicit_tls_and_an_untrusted_certificate(warehouse, tmp_path, monkeypatch):
     report = day_report(warehouse)
     with (
@@ -374,3 +378,19 @@ def test_report_key_and_message_id_are_stable_across_computations(warehouse, ser
     assert [m.key for m in delivery.mails(one)] == [m.key for m in delivery.mails(two)]
     assert delivery.mails(one)[0].key.startswith(report_key(one) + ":to:")
     assert redact(delivery.plan(one).requests[0]["message_id"]) == delivery.plan(two).requests[0]["message_id"]
+
+
+def test_workflow_test_send_test_mails_one_marked_row_to_the_test_recipients(warehouse, server):
+    from ziwo_reports.connectors.delivery import parse_target
+    from ziwo_reports.workflows.marked_send import MarkedItem, send_test
+
+    report = day_report(warehouse)
+    one = replace(report, table=report.table.slice(0, 1))
+    with_test = parse_target(target(server, test_to=["qa@acme.example"]))
+    without = parse_target(target(server, name="no-test"))
+    sent, refused = send_test(MarkedItem(one, "Amal A", kept=True), [with_test, without])
+    assert not sent.failed and [r.status for r in sent.results] == ["sent"]
+    [received] = server.received
+    assert received.recipients == ["qa@acme.example"] and received.message["Subject"].startswith("[TEST] ")
+    assert refused.failed and "test_to" in refused.problem and len(server.received) == 1
+    assert list_deliveries(warehouse) == [], "a test send is not in the ledger"

@@ -236,10 +236,16 @@ def test_two_workflows_with_one_name_are_refused(tmp_path):
         load_workflows(tmp_path)
 
 
-#: The example workflows: the first four, then each CRM's metrics and follow-up.
-EXAMPLE_NAMES = {"daily-agent-report", "missed-call-follow-up", "long-complaint-calls", "service-level-alert"} | {
-    f"{crm}-{job}" for crm in ("salesforce", "zendesk", "hubspot") for job in ("agent-metrics", "missed-call-follow-up")
-}
+#: The example workflows: the first four, each CRM's metrics and follow-up, then the e-mail ones.
+EXAMPLE_NAMES = (
+    {"daily-agent-report", "missed-call-follow-up", "long-complaint-calls", "service-level-alert"}
+    | {
+        f"{crm}-{job}"
+        for crm in ("salesforce", "zendesk", "hubspot")
+        for job in ("agent-metrics", "missed-call-follow-up")
+    }
+    | {"email-morning-report", "email-missed-vip-alert"}
+)
 
 
 def test_the_examples_load_check_and_meet_the_schema():
