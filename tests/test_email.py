@@ -394,3 +394,15 @@ def test_workflow_test_send_test_mails_one_marked_row_to_the_test_recipients(war
     assert received.recipients == ["qa@acme.example"] and received.message["Subject"].startswith("[TEST] ")
     assert refused.failed and "test_to" in refused.problem and len(server.received) == 1
     assert list_deliveries(warehouse) == [], "a test send is not in the ledger"
+
+
+def test_a_server_that_never_answers_times_out(warehouse, server, monkeypatch):
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        monkeypatch.setenv("MAIL_SMTP_PORT", str(silent.getsockname()[1]))
+        failed = deliver(warehouse, day_report(warehouse), target(server, timeout_s=0.5))
+    [result] = failed.failed
+    assert "no answer in time" in result.error and "connect" in result.error

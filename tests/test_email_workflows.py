@@ -137,3 +137,34 @@ def test_an_after_call_digest_holds_its_cursor_until_the_next_window(simulator, 
     rows = [row for row in ledger(path) if row.status == "sent"]
     keys = [key for row in rows for key in row.row_keys]
     assert len(keys) == len(set(keys)) == first.kept + held.kept
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_the_report_flow_mails_the_report_once(simulator, server, tmp_path, monkeypatch):
+    """The report flow's `deliveries` as the Prefect form gives them (plain dicts): the message
+    arrives with the workbook, the ledger has it; the same period again sends nothing."""
+    from ziwo_reports.flows.report import report
+
+    sim = simulator(days=2, calls_per_day=200, now=None)  # flows plan from the real clock
+    for name, value in {
+        "ZIWO_BASE_URL": sim.base_url,
+        "ZIWO_INSTANCE": "sim",
+        "ZIWO_TIMEZONE": sim.config.timezone,
+        "ZIWO_USERNAME": sim.config.username,
+        "ZIWO_PASSWORD": sim.config.password,
+    }.items():
+        monkeypatch.setenv(name, value)
+    db = tmp_path / "w.duckdb"
+    deliveries = [email(server, attach=["xlsx"])]
+    run = {
+        "db_path": str(db),
+        "rolling_date": "last_n_days:1",
+        "files": {"formats": ["csv"], "destination": str(tmp_path)},
+    }
+    report(**run, deliveries=deliveries)
+    [received] = server.received
+    assert [p.get_filename() for p in received.message.iter_attachments()][0].endswith(".xlsx")
+    report(**run, ingest_first=False, deliveries=deliveries)
+    assert len(server.received) == 1
+    rows = [r for r in ledger(db) if r.target_type == "email"]
+    assert [r.status for r in rows] == ["sent", "sent"] and rows[0].target_ref == rows[1].target_ref

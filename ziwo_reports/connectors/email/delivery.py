@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+import pyarrow.compute as pc
+
 from ziwo_reports.connectors.delivery import (
     CheckResult,
     DeliveryConfigError,
@@ -47,6 +49,7 @@ from ziwo_reports.connectors.email.addresses import envelope_address
 from ziwo_reports.connectors.email.body import calls_body, render_html, render_text, report_body
 from ziwo_reports.connectors.email.message import (
     TEST_PREFIX,
+    Files,
     MessageError,
     build,
     message_id,
@@ -99,20 +102,22 @@ def digest_window(report: Report, minutes: int) -> tuple[datetime, datetime]:
     return zone.local(start), zone.local(min(start + step, zone.midnight(local.date() + timedelta(days=1))))
 
 
-def _call_summary(rows: list[dict[str, Any]], zone) -> str:
-    if not rows:
+def _call_summary(report: Report) -> str:
+    """One line of what the calls are: the call itself for one, how many and their span for more."""
+    table, zone = report.table, report.zone
+    if table.num_rows == 0:
         return "no calls"
-    if len(rows) == 1:
-        row = rows[0]
+    if table.num_rows == 1:
+        row = table.to_pylist()[0]
         caller = row.get("caller_number") or "an unknown number"
         where = f" to {row['queue_name']}" if row.get("queue_name") else ""
         agent = f", agent {row['agent_name']}" if row.get("agent_name") else ""
         started = row.get("started_at")
         at = f" at {zone.local(started):%H:%M}" if isinstance(started, datetime) else ""
         return f"{row.get('result') or 'call'} call from {caller}{where}{agent}{at}"
-    starts = [r["started_at"] for r in rows if isinstance(r.get("started_at"), datetime)]
-    span = f", {zone.local(min(starts)):%H:%M}–{zone.local(max(starts)):%H:%M}" if starts else ""
-    return f"{len(rows)} calls{span}"
+    first, last = pc.min(table["started_at"]).as_py(), pc.max(table["started_at"]).as_py()
+    span = f", {zone.local(first):%H:%M}–{zone.local(last):%H:%M}" if first and last else ""
+    return f"{table.num_rows} calls{span}"
 
 
 class EmailDelivery:
@@ -181,12 +186,12 @@ class EmailDelivery:
     def _fields(self, mail: Mail, generated_at: datetime) -> dict[str, Any]:
         fields = report_fields(mail.report, generated_at)
         if mail.calls:
-            rows = mail.report.table.slice(0, 50).to_pylist()
-            first = rows[0] if rows else {}
+            table = mail.report.table
+            first = table.slice(0, 1).to_pylist()[0] if table.num_rows else {}
             fields |= {
                 "workflow": _workflow(mail.report),
-                "calls": mail.report.table.num_rows,
-                "summary": _call_summary(rows if mail.report.table.num_rows <= 50 else rows * 2, mail.report.zone),
+                "calls": table.num_rows,
+                "summary": _call_summary(mail.report),
                 **{name: first.get(name) for name in ("call_id", "caller_number", "agent_name", "queue_name")},
                 **{name: first.get(name) for name in ("result", "direction", "disposition")},
                 "started_at": mail.report.zone.local(first["started_at"]) if first.get("started_at") else None,
@@ -245,8 +250,6 @@ class EmailDelivery:
             body.links = files.linked
         if options.test:
             body.heading = TEST_PREFIX + body.heading
-        from ziwo_reports.connectors.email.message import Files
-
         return build(
             options,
             key=mail.key,
@@ -371,7 +374,7 @@ class EmailDelivery:
                 refused = send(link.open(), link.server, data, sender, envelope)
                 break
             except SmtpError as problem:
-                link.drop(problem)
+                link.drop()
                 if not problem.transient or attempt == self.options.attempts:
                     tries = f" (after {attempt} attempts)" if attempt > 1 else ""
                     return ItemResult(mail.key, "failed", error=f"{problem}{tries}")
@@ -420,7 +423,7 @@ class _Link:
             self._context = context
         return self._smtp
 
-    def drop(self, problem: SmtpError) -> None:
+    def drop(self) -> None:
         """Forget the connection after a failure (the server may have closed it, or be mid-reply)."""
         self.close()
 

@@ -105,6 +105,8 @@ def _failure(server: Server, step: str, problem: BaseException) -> SmtpError:
             transient=400 <= problem.smtp_code < 500,
         )
     if isinstance(problem, smtplib.SMTPServerDisconnected):
+        if str(problem).endswith("timed out"):  # smtplib's word for a reply that did not come in time
+            return SmtpError(f"{where}: no answer in time (the server said nothing within the timeout)", transient=True)
         return SmtpError(f"{where}: the server closed the connection ({problem or 'no reply'})", transient=True)
     if isinstance(problem, smtplib.SMTPResponseException):
         return SmtpError(
