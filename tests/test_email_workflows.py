@@ -163,7 +163,8 @@ def test_the_report_flow_mails_the_report_once(simulator, server, tmp_path, monk
     }
     report(**run, deliveries=deliveries)
     [received] = server.received
-    assert [p.get_filename() for p in received.message.iter_attachments()][0].endswith(".xlsx")
+    [attached] = [p.get_filename() for p in received.message.iter_attachments()]
+    assert attached.endswith(".xlsx")
     report(**run, ingest_first=False, deliveries=deliveries)
     assert len(server.received) == 1
     rows = [r for r in ledger(db) if r.target_type == "email"]
