@@ -221,7 +221,16 @@ def test_the_flows_deliveries_read_the_forms_lists_per_type_and_a_flat_list_alik
         [t.target_name for t in from_form.targets()] == [t.target_name for t in from_list.targets()] == ["api", "hook"]
     )
     assert deliveries().targets() == []
-    assert set(deliveries.model_fields) == {"file", "webhook", "http_api", "salesforce", "zendesk", "hubspot", "sql"}
+    assert set(deliveries.model_fields) == {
+        "file",
+        "webhook",
+        "http_api",
+        "salesforce",
+        "zendesk",
+        "hubspot",
+        "sql",
+        "email",
+    }
     assert {f.title for f in deliveries.model_fields.values()} == {
         "More report files",
         "Webhooks",
@@ -230,6 +239,7 @@ def test_the_flows_deliveries_read_the_forms_lists_per_type_and_a_flat_list_alik
         "Zendesk",
         "HubSpot",
         "SQL databases",
+        "E-mails",
     }
     assert all(f.description for f in deliveries.model_fields.values())
     with pytest.raises(ValidationError, match="delivery type 'pigeon' is not one of"):

@@ -57,6 +57,7 @@ def test_a_built_wheel_ingests_from_the_simulator_and_reports_without_the_source
     package = site / "ziwo_reports"
     assert (package / "sql" / "migrations" / "001_warehouse.sql").is_file()
     assert (package / "sql" / "metrics" / "agent_metrics.sql").is_file() and (package / "prefect.yaml").is_file()
+    assert (package / "connectors" / "email" / "templates" / "message.html").is_file()  # the e-mail's HTML
 
     sim = simulator(days=2, calls_per_day=150, now=NOW)
     env = {

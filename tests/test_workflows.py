@@ -236,7 +236,7 @@ def test_two_workflows_with_one_name_are_refused(tmp_path):
         load_workflows(tmp_path)
 
 
-#: The example workflows: the first four, then each CRM's metrics and follow-up, then the SQL database's.
+#: The example workflows: the first four, each CRM's metrics and follow-up, the SQL database's, then the e-mail ones.
 EXAMPLE_NAMES = (
     {"daily-agent-report", "missed-call-follow-up", "long-complaint-calls", "service-level-alert"}
     | {
@@ -245,6 +245,7 @@ EXAMPLE_NAMES = (
         for job in ("agent-metrics", "missed-call-follow-up")
     }
     | {"sql-agent-metrics", "sql-call-details"}
+    | {"email-morning-report", "email-missed-vip-alert"}
 )
 
 

@@ -42,7 +42,7 @@ LedgerOpener = Callable[[], AbstractContextManager[Warehouse]]
 #: Computes the report of a spec again (for replay).
 Compute = Callable[[ReportSpec], Report]
 
-STATUSES = ("planned", "sent", "failed", "gave_up", "gone")
+STATUSES = ("planned", "sent", "failed", "gave_up", "gone", "held")
 COLUMNS = (
     "delivery_id", "run_id", "source", "target_type", "target_name", "chunk_key", "target", "row_count",
     "row_keys", "payload_hash", "status", "attempts", "last_error", "target_ref", "spec", "options",
@@ -65,7 +65,17 @@ class Delivered:
 
     @property
     def failed(self) -> list[ItemResult]:
-        return [result for result in self.results if result.status != "sent"]
+        return [result for result in self.results if result.status not in ("sent", "held")]
+
+    @property
+    def held(self) -> list[ItemResult]:
+        """Items not sent yet by design (an e-mail digest's calls waiting for its next window)."""
+        return [result for result in self.results if result.status == "held"]
+
+    @property
+    def already_sent(self) -> list[ItemResult]:
+        """Items not sent again: the ledger shows them sent before (`once` deliveries, not forced)."""
+        return [result for result in self.results if "already_sent" in result.info]
 
     def raise_for_failures(self) -> None:
         if self.failed:
@@ -176,6 +186,46 @@ def _not_sent_to_gone(item_key: str, target: str, gone: tuple[int, datetime]) ->
     )
 
 
+@dataclass(frozen=True)
+class SentBefore:
+    """An item of the target the ledger shows as sent: by which delivery, its ref, its rows."""
+
+    delivery_id: int
+    ref: str | None
+    row_keys: frozenset[str]
+
+
+def _sent_before(warehouse: Warehouse, plan: Plan) -> dict[str, SentBefore]:
+    keys = [item.key for item in plan.items]
+    if not keys:
+        return {}
+    rows = warehouse.rows("sent_items", target_type=plan.target_type, target_name=plan.target_name, chunk_keys=keys)
+    return {key: SentBefore(delivery_id, ref, frozenset(row_keys or ())) for key, delivery_id, ref, row_keys in rows}
+
+
+def _not_again(report: Report, plan: Plan, sent: dict[str, SentBefore]) -> list[ItemResult]:
+    """What becomes of the plan's items sent before, without sending them: recorded as sent under
+    the earlier ref; but an after_call item that now carries calls the earlier one did not (a
+    digest window whose message went before these calls came) is held: its calls stay after the
+    workflow's cursor and go with the next window's message."""
+    results = []
+    for item in plan.items:
+        earlier = sent.get(item.key)
+        if earlier is None:
+            continue
+        new_rows = set(item.row_keys) - earlier.row_keys
+        if new_rows and report.origin is not None and report.origin.startswith(AFTER_CALL):
+            error = (
+                f"held: {len(new_rows)} calls came after this window's message (delivery {earlier.delivery_id}); "
+                "they go with the next window's"
+            )
+            results.append(ItemResult(item.key, "held", error=error, info={"held_rows": len(new_rows)}))
+        else:
+            info = {"already_sent": earlier.delivery_id}
+            results.append(ItemResult(item.key, "sent", ref=earlier.ref, info=info))
+    return results
+
+
 def deliver_report(
     report: Report,
     target: TargetOptions | dict[str, Any],
@@ -183,33 +233,45 @@ def deliver_report(
     *,
     run_id: str,
     source: str,
+    force: bool = False,
     record_every: int = 500,
     record_seconds: float = 2.0,
 ) -> Delivered:
     """Deliver a report to one target, every item in the ledger before it is sent (one
     transaction) and after (in batches, see _Recorder). A target that answered 410 Gone before
-    gets nothing: its items are recorded as failed, for `replay` once it is back. Failed items do
-    not raise here: see `Delivered.raise_for_failures`."""
+    gets nothing: its items are recorded as failed, for `replay` once it is back. A delivery that
+    cannot take back what it sends (`once`, an e-mail) does not send an item the ledger shows as
+    sent to this target before (see `_not_again`), unless `force`. Failed items do not raise
+    here: see `Delivered.raise_for_failures`."""
     options = parse_target(target)
     delivery = delivery_for(options)
     plan = delivery.plan(report)
     delivered = Delivered(plan)
+    once = getattr(type(delivery), "once", False) and not force
     with open_ledger() as warehouse, warehouse.transaction():
+        sent = _sent_before(warehouse, plan) if once else {}
         delivered.ids = _plan_items(
             warehouse, plan, run_id=run_id, source=source, spec=_pinned_spec(report), options=_options_json(options)
         )
         gone = _gone(warehouse, plan)
     recorder = _Recorder(open_ledger, record_every, record_seconds)
     try:
+        if sent:
+            for result in _not_again(report, plan, sent):
+                delivered.results.append(result)
+                recorder.add(delivered.ids[result.key], result)
+            if len(sent) == len(plan.items):
+                return delivered
         if gone:
             results = (
                 _not_sent_to_gone(item.key, item.target, gone[item.target])
                 if item.target in gone
                 else ItemResult(item.key, "failed", error=f"not sent: the target is gone ({next(iter(gone))})")
                 for item in plan.items
+                if item.key not in sent
             )
         else:
-            results = delivery.deliver(report)
+            results = delivery.deliver(report, keys=[i.key for i in plan.items if i.key not in sent] if sent else None)
         for result in results:
             delivered.results.append(result)
             recorder.add(delivered.ids[result.key], result)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 #: id: a key; text, time (an instant or a period bound), count, duration (seconds), rate (0..1),
 #: pct (0..100), score (CSAT 1..5), flag (true/false).
@@ -163,6 +163,11 @@ _BY_REPORT: dict[str, dict[str, tuple[str, Kind, str]]] = {
 }
 
 
+def known_columns() -> list[str]:
+    """Every column of every report, sorted."""
+    return sorted({column for columns in _BY_REPORT.values() for column in columns})
+
+
 class UndefinedColumnError(KeyError):
     """A report column without a definition: add it to ziwo_reports/metric_definitions.py."""
 
@@ -192,3 +197,23 @@ def describe(report: str, column: str) -> Definition:
         kinds: dict[str, Kind] = {"_s": "duration", "_rate": "rate", "_pct": "pct", "_at": "time", "_id": "id"}
         kind = next((k for suffix, k in kinds.items() if column.endswith(suffix)), "text")
         return Definition(column, column.replace("_", " ").capitalize(), kind, "(no definition yet)")
+
+
+def format_value(value: Any, kind: Kind) -> str:
+    """A value as people read it (the terminal, e-mails): durations m:ss or h:mm:ss, rates and
+    percentages with %, counts with thousands separators, NULL as –."""
+    if value is None:
+        return "–"
+    if kind == "rate":
+        return f"{100 * value:.1f}%"
+    if kind == "pct":
+        return f"{value:.1f}%"
+    if kind == "duration" and isinstance(value, int | float):
+        seconds = round(value)
+        hours, rest = divmod(seconds, 3600)
+        return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, int) and not isinstance(value, bool) and kind == "count":
+        return f"{value:,}"
+    return str(value)

@@ -6,10 +6,9 @@ import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ziwo_reports.files import atomic_writer
-from ziwo_reports.metric_definitions import Kind, describe
+from ziwo_reports.metric_definitions import describe, format_value
 from ziwo_reports.report_model import Report
 
 #: What fits a terminal, with short headers; CSV and JSON carry every column.
@@ -33,25 +32,6 @@ TERMINAL_COLUMNS: dict[str, Sequence[tuple[str, str]]] = {
     ),
 }  # fmt: skip
 TERMINAL_ROWS = 200
-
-
-def format_value(value: Any, kind: Kind) -> str:
-    """A value as people read it: durations h:mm:ss, rates and percentages with %, NULL as –."""
-    if value is None:
-        return "–"
-    if kind == "rate":
-        return f"{100 * value:.1f}%"
-    if kind == "pct":
-        return f"{value:.1f}%"
-    if kind == "duration" and isinstance(value, int | float):
-        seconds = round(value)
-        hours, rest = divmod(seconds, 3600)
-        return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    if isinstance(value, int) and not isinstance(value, bool) and kind == "count":
-        return f"{value:,}"
-    return str(value)
 
 
 def render(report: Report) -> None:

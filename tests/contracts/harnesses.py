@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.salesforce import Field as SfField
 from tests.fakes.zendesk import FakeZendesk
 from tests.receivers import Receiver
+from tests.smtp_server import SmtpServer
 
 
 @dataclass
@@ -365,6 +367,52 @@ def _sql_harness(dialect: str) -> Harness:
     )
 
 
+# --- email: one real SMTP server (aiosmtpd, STARTTLS with a certificate made here, a login), a
+# recipient per test folder ---------------------------------------------------------------------------
+
+SMTP_PASSWORD = "contract-smtp-password-8e2a"
+SMTP = SmtpServer(Path(tempfile.mkdtemp()), mode="starttls", users={"reports-bot": SMTP_PASSWORD}).__enter__()
+os.environ.update(SMTP.environment("ZR_CONTRACT_SMTP", username="reports-bot", password=SMTP_PASSWORD))
+
+
+def _mailbox(folder: Path) -> str:
+    return f"contract-{hashlib.sha256(str(folder).encode()).hexdigest()[:12]}@acme.example"
+
+
+def _email_options(folder: Path) -> dict[str, Any]:
+    return {
+        "type": "email",
+        "name": "contract-email",
+        "credentials": "env:ZR_CONTRACT_SMTP",
+        "sender": "Ziwo reports <reports@acme.example>",
+        "to": [_mailbox(folder)],
+        "attach": ["xlsx", "csv"],
+        "tls_ca_file": str(SMTP.cert),
+        "attempts": 1,
+    }
+
+
+def _emails(folder: Path) -> list[Any]:
+    """The messages the folder's mailbox got: their subject, the text without its generation time,
+    the attachments' names and the CSV's bytes (the Message-ID derives from the recipients too:
+    another folder's differs)."""
+    held = []
+    for received in SMTP.mailbox.to(_mailbox(folder)):
+        message = received.message
+        text = message.get_body(("plain",)).get_content()
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("Generated "))
+        files = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+        held.append(
+            (
+                message["Subject"],
+                text,
+                sorted(files),
+                [v for k, v in sorted(files.items()) if k.endswith(".csv")],
+            )
+        )
+    return held
+
+
 HARNESSES: dict[str, Harness] = {
     "file": Harness(
         options=lambda folder: {
@@ -448,4 +496,18 @@ HARNESSES: dict[str, Harness] = {
     "sql:postgresql": _sql_harness("postgresql"),
     "sql:mariadb": _sql_harness("mariadb"),
     "sql:sqlite": _sql_harness("sqlite"),
+    "email": Harness(
+        options=_email_options,
+        bad_options={
+            "type": "email",
+            "credentials": "env:X",
+            "sender": "reports@acme.example",
+            "to": ["not-an-address"],
+        },
+        bad_field="to",
+        observe=_emails,
+        break_target=lambda folder: SMTP.mailbox.refuse_recipients.add(_mailbox(folder)),
+        mend_target=lambda folder: SMTP.mailbox.refuse_recipients.discard(_mailbox(folder)),
+        secrets=[SMTP_PASSWORD],
+    ),
 }

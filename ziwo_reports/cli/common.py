@@ -196,7 +196,15 @@ def shown(path: str) -> str:
 
 
 def deliver_to(
-    report, target, db: Path, args: argparse.Namespace, *, source: str, run_id: str | None = None, prefix: str = ""
+    report,
+    target,
+    db: Path,
+    args: argparse.Namespace,
+    *,
+    source: str,
+    run_id: str | None = None,
+    prefix: str = "",
+    force: bool = False,
 ):  # -> Delivered
     """Deliver the report to one target, every item in the ledger of `db` (opened for a moment
     per ledger write). Files: one line `wrote <path> (<format>, <bytes> bytes, <rows> rows)` per
@@ -206,7 +214,7 @@ def deliver_to(
     def ledger():  # -> Warehouse
         return open_warehouse(db, args, read_only=False)
 
-    delivered = deliver_report(report, target, ledger, run_id=run_id or new_run_id(), source=source)
+    delivered = deliver_report(report, target, ledger, run_id=run_id or new_run_id(), source=source, force=force)
     plan = delivered.plan
     if plan.target_type == "file":
         for item in delivered.results:
@@ -215,10 +223,13 @@ def deliver_to(
                 what = f"{info['format']}, {info['bytes']:,} bytes, {info['rows']} rows"
                 print(f"{prefix}wrote {shown(item.ref)} ({what})")
     else:
-        sent = len(delivered.results) - len(delivered.failed)
+        sent = len(delivered.results) - len(delivered.failed) - len(delivered.held)
+        again = len(delivered.already_sent)
         print(
             f"{prefix}{plan.target_type} {plan.target_name}: {sent} of {len(plan.items)} items sent"
             + (f", {len(delivered.failed)} not sent (in the ledger)" if delivered.failed else "")
+            + (f", {again} of them sent before and not again (--force sends them again)" if again else "")
+            + (f", {len(delivered.held)} held for the next digest" if delivered.held else "")
         )
     return delivered
 

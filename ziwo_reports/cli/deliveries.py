@@ -29,7 +29,9 @@ def _since(text: str) -> datetime:
 def add_options(parser: argparse.ArgumentParser) -> None:
     add_db_option(parser)
     parser.add_argument(
-        "--status", choices=("planned", "sent", "failed", "gave_up", "gone"), help="only deliveries in this status"
+        "--status",
+        choices=("planned", "sent", "failed", "gave_up", "gone", "held"),
+        help="only deliveries in this status",
     )
     parser.add_argument("--not-sent", action="store_true", help="only those not sent: planned, failed, gave_up, gone")
     parser.add_argument("--target", help="only deliveries to this target: its name, or its type when it has none")

@@ -87,6 +87,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="with --deliver: test each target's connection (a harmless request, HEAD by default) and print "
         "its status and latency; no report is computed, nothing is sent",
     )
+    deliver.add_argument(
+        "--force",
+        action="store_true",
+        help="with --deliver: send again what the ledger shows as sent to targets that never send an item twice "
+        "(e-mail: a rerun of the same period sends nothing without it)",
+    )
     add_wait_option(parser)
     parser.set_defaults(spec_options=spec, file_options=files)
 
@@ -155,6 +161,8 @@ def _delivery_targets(args: argparse.Namespace) -> list:  # -> list[TargetOption
         raise ValueError("--dry-run shows what --deliver or --files would send: give one of them")
     if args.check and not args.deliver:
         raise ValueError("--check tests the targets of --deliver: give --deliver FILE")
+    if args.force and not args.deliver:
+        raise ValueError("--force sends again what --deliver sent before: give --deliver FILE")
     if args.deliver is None:
         return []
     try:
@@ -190,7 +198,9 @@ def _deliver(report, targets: list, args: argparse.Namespace) -> None:
 
     run_id, failed = new_run_id(), []
     for target in targets:
-        delivered = deliver_to(report, target, args.db, args, source=NAME, run_id=run_id, prefix=f"{report.title}: ")
+        delivered = deliver_to(
+            report, target, args.db, args, source=NAME, run_id=run_id, prefix=f"{report.title}: ", force=args.force
+        )
         failed += [delivered] if delivered.failed else []
     for delivered in failed[1:]:
         try:

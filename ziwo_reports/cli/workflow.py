@@ -53,6 +53,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="test: after the dry run, send one marked test item to each target (webhook: a .test event; "
         "http_api: X-Ziwo-Test: true, to test_url when set; file: -test file names) and print its answer",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run: send again what the ledger shows as sent to targets that never send an item twice (e-mail)",
+    )
     add_wait_option(parser)
     parser.add_argument(
         "--pool",
@@ -73,6 +78,8 @@ def _operation(workflow) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.send_test and args.action != "test":
         raise ValueError(f"--send-test: only with `workflow test`, not `workflow {args.action}`")
+    if args.force and args.action != "run":
+        raise ValueError(f"--force: only with `workflow run`, not `workflow {args.action}`")
     if args.action == "run":
         return _run(args)
     if args.action == "test":
@@ -188,10 +195,15 @@ def _run(args: argparse.Namespace) -> int:
         source=f"workflow:{workflow.name}",
         wait=args.wait,
         on_wait=lambda message: print(message, file=sys.stderr, flush=True),
+        force=args.force,
     )
     print(f"kept {result.kept} of {result.seen} {result.unit} (conditions: {result.conditions})")
     for target in result.targets:
         not_sent = f", {len(target.failed_ids)} not sent (in the ledger)" if target.failed_ids else ""
+        if target.already_sent:
+            not_sent += f", {target.already_sent} of them sent before and not again (--force sends them again)"
+        if target.held:
+            not_sent += f", {target.held} held for the next digest"
         print(f"{target.type} {target.name}: {target.sent} of {target.items} items sent{not_sent}")
     if result.note:
         print(result.note)

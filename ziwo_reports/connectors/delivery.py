@@ -35,8 +35,9 @@ from ziwo_reports.report_model import Report
 SAMPLE_ROWS = 5
 
 #: sent; failed (replay may send it); gave_up (the connector stopped trying); gone (the target
-#: said it is gone for good, HTTP 410: nothing more is sent to it until a replay gets through).
-ItemStatus = Literal["sent", "failed", "gave_up", "gone"]
+#: said it is gone for good, HTTP 410: nothing more is sent to it until a replay gets through);
+#: held (not sent yet, by design: an e-mail digest's rows waiting for its next window).
+ItemStatus = Literal["sent", "failed", "gave_up", "gone", "held"]
 
 
 class DeliveryConfigError(ValueError):
@@ -127,6 +128,9 @@ class Delivery(Protocol):
 
     type: ClassVar[str]
     options: TargetOptions
+    # Optional, default False: what it sends cannot be taken back or upserted (an e-mail), so an
+    # item the ledger shows as sent is not sent again unless forced (`deliveries.deliver_report`).
+    # once: ClassVar[bool]
 
     def validate(self) -> None: ...
 
@@ -236,6 +240,7 @@ def delivery_for(options: TargetOptions | dict[str, Any]) -> Delivery:
 
 def _load_builtin() -> None:
     """Import the connectors that register themselves (their modules call `register`)."""
+    from ziwo_reports.connectors.email import delivery as _email  # noqa: F401
     from ziwo_reports.connectors.files import delivery  # noqa: F401
     from ziwo_reports.connectors.http_api import delivery as _http_api  # noqa: F401
     from ziwo_reports.connectors.hubspot import delivery as _hubspot  # noqa: F401

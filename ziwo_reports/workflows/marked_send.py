@@ -11,6 +11,8 @@ reads its own way:
   has one, else to the real URL (with a warning); the key (`test:<key>`) and so the
   Idempotency-Key differ from the real request's;
 - file: the files are named with `-test` before their extension, next to the real ones.
+- email: the subject starts with `[TEST]` and it goes to the target's `test_to` only (a target
+  without it takes no test), never to its to/cc/bcc; its Message-ID differs from the real one's.
 
 A test send is **not recorded in the ledger**: its answer is printed at once, and the ledger is what
 `replay` completes and `deliveries --not-sent` reports, where a test has no business. Its keys never

@@ -40,6 +40,8 @@ class TargetRun:
     items: int
     sent: int
     failed_ids: list[int] = field(default_factory=list)
+    held: int = 0  # items an e-mail digest holds for its next window
+    already_sent: int = 0  # items the ledger shows sent before: not sent again (e-mail), unless forced
 
 
 @dataclass
@@ -64,6 +66,10 @@ class WorkflowRun:
     @property
     def failed(self) -> list[Delivered]:
         return [delivered for delivered in self.delivered if delivered.failed]
+
+    @property
+    def held(self) -> list[Delivered]:
+        return [delivered for delivered in self.delivered if delivered.held]
 
 
 #: Opens the warehouse: read-only (True) to compute, writable (False) for a moment per ledger write.
@@ -100,14 +106,25 @@ def _deliver(
     *,
     run_id: str,
     source: str,
+    force: bool = False,
 ) -> tuple[list[TargetRun], list[Delivered]]:
     runs, every = [], []
     for target in workflow.targets():
-        delivered = deliver_report(report, target, ledger, run_id=run_id, source=source)
+        delivered = deliver_report(report, target, ledger, run_id=run_id, source=source, force=force)
         failed = [delivered.ids[result.key] for result in delivered.failed if result.key in delivered.ids]
-        sent = len(delivered.results) - len(delivered.failed)
+        sent = len(delivered.results) - len(delivered.failed) - len(delivered.held)
         plan = delivered.plan
-        runs.append(TargetRun(plan.target_type, plan.target_name, len(plan.items), sent, failed))
+        runs.append(
+            TargetRun(
+                plan.target_type,
+                plan.target_name,
+                len(plan.items),
+                sent,
+                failed,
+                held=len(delivered.held),
+                already_sent=len(delivered.already_sent),
+            )
+        )
         every.append(delivered)
     return runs, every
 
@@ -124,11 +141,13 @@ def run_workflow(
     opener: Opener | None = None,
     calls_from: datetime | None = None,
     up_to_run: int | None = None,
+    force: bool = False,
 ) -> WorkflowRun:
     """Run the workflow once (see the module's docstring); failed items do not raise: see `WorkflowRun.failed`.
 
     `opener` opens the warehouse (a flow queues on its slot first); `calls_from` and `up_to_run` are
-    `calls_since`'s `ended_from` and `up_to_run` for an after_call workflow.
+    `calls_since`'s `ended_from` and `up_to_run` for an after_call workflow. `force` sends again what
+    the ledger shows as sent to a target that never sends an item twice (e-mail).
     """
     _refuse(workflow)
     path = Path(warehouse_path)
@@ -145,7 +164,15 @@ def run_workflow(
     text = to_text(workflow.conditions) if workflow.conditions is not None else "none"
     if workflow.operation.kind == "call":
         return _after_call(
-            workflow, ledger, text, now=now, run_id=run_id, source=source, calls_from=calls_from, up_to_run=up_to_run
+            workflow,
+            ledger,
+            text,
+            now=now,
+            run_id=run_id,
+            source=source,
+            calls_from=calls_from,
+            up_to_run=up_to_run,
+            force=force,
         )
     with opener(True) as warehouse:
         report = compute_report(warehouse, workflow.spec(), now)
@@ -155,7 +182,7 @@ def run_workflow(
     if not kept.table.num_rows:
         result.note = "nothing sent: the conditions kept no rows" if report.table.num_rows else "nothing sent: no rows"
         return result
-    result.targets, result.delivered = _deliver(kept, workflow, ledger, run_id=run_id, source=source)
+    result.targets, result.delivered = _deliver(kept, workflow, ledger, run_id=run_id, source=source, force=force)
     return result
 
 
@@ -169,6 +196,7 @@ def _after_call(
     source: str,
     calls_from: datetime | None,
     up_to_run: int | None,
+    force: bool,
 ) -> WorkflowRun:
     with ledger() as warehouse:  # reads only; the cursor moves in `advance`, after the deliveries
         batch = next_calls(warehouse, workflow, now=now, ended_from=calls_from, up_to_run=up_to_run)
@@ -176,11 +204,17 @@ def _after_call(
     result = WorkflowRun(workflow.name, "calls", text, len(batch), kept.table.num_rows)
     result.kept_table = kept.table
     if kept.table.num_rows:
-        result.targets, result.delivered = _deliver(kept, workflow, ledger, run_id=run_id, source=source)
+        result.targets, result.delivered = _deliver(kept, workflow, ledger, run_id=run_id, source=source, force=force)
     if result.failed:
         result.note = (
             "cursor not moved: a target did not take every call; the next run sends them again under the same keys"
         )
+        return result
+    if result.held:
+        # An e-mail digest sent its window's message before these calls came: they stay after the
+        # cursor and go with the next window's message (the other targets dedup or upsert them).
+        names = ", ".join(repr(d.plan.target_name) for d in result.held)
+        result.note = f"cursor not moved: e-mail digest {names} holds these calls for its next window"
         return result
     with ledger() as warehouse:  # every delivery is in the ledger: the calls were seen
         advance(warehouse, workflow.name, batch.up_to_run)

@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 
 from ziwo_reports.connectors.files.headline import chart_series, totals
 from ziwo_reports.connectors.files.metadata import describe_filters, describe_settings
-from ziwo_reports.connectors.files.options import EXCEL_MAX_ROWS, Thresholds
+from ziwo_reports.connectors.files.options import EXCEL_MAX_ROWS, THRESHOLD_RULES, Thresholds, threshold_text
 from ziwo_reports.connectors.files.xlsx_rows import FORMULA_START, CellColumn, CellType, sheet_rows, splice_rows
 from ziwo_reports.metric_definitions import Definition, Kind, describe
 from ziwo_reports.report_model import Report
@@ -52,14 +52,7 @@ _FLAG_FONT = Font(color="9C0006")
 _MIN_WIDTH, _MAX_WIDTH = 6, 60
 _KIND_WIDTH = {"duration": 10, "rate": 8, "pct": 8, "score": 6, "time": 19, "flag": 6}
 
-# (column, threshold field, comparison, factor from the threshold to the stored cell value)
-_RULES = (
-    ("avg_handle_time_s", "aht_above_s", ">", 1 / 86400),
-    ("csat_avg", "csat_below", "<", 1),
-    ("fcr_rate", "fcr_below", "<", 1),
-    ("service_level_pct", "service_level_below", "<", 1 / 100),
-    ("abandon_rate", "abandon_rate_above", ">", 1),
-)
+_RULES = THRESHOLD_RULES
 
 
 @dataclass
@@ -194,7 +187,7 @@ def _flag_rules(ws: Any, columns: list[SheetColumn], rows: int, thresholds: Thre
             f"{letter}2:{letter}{last}",
             FormulaRule(formula=[checks[-1]], fill=_FLAG_FILL, font=_FLAG_FONT, stopIfTrue=False),
         )
-        described.append(f"{column} {op} {_threshold_text(setting, limit)}")
+        described.append(f"{column} {op} {threshold_text(setting, limit)}")
     if checks and "group_name" in letters:
         letter = letters["group_name"]
         ws.conditional_formatting.add(
@@ -202,17 +195,6 @@ def _flag_rules(ws: Any, columns: list[SheetColumn], rows: int, thresholds: Thre
             FormulaRule(formula=[f"OR({','.join(checks)})"], fill=_FLAG_FILL, font=_FLAG_FONT),
         )
     return described
-
-
-def _threshold_text(setting: str, limit: float) -> str:
-    if setting == "aht_above_s":
-        minutes, seconds = divmod(round(limit), 60)
-        return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
-    if setting in ("fcr_below", "abandon_rate_above"):
-        return f"{limit:.0%}"
-    if setting == "service_level_below":
-        return f"{limit:g}%"
-    return f"{limit:g}"
 
 
 def _data_sheet(

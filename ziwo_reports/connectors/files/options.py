@@ -49,6 +49,30 @@ class Thresholds(BaseModel):
     )
 
 
+#: What each threshold checks, one place for Excel's red cells and the e-mail's flagged rows:
+#: (column, threshold field, comparison, factor from the threshold to Excel's stored cell value).
+#: Compared with the report's own values the factor is 1: the threshold is in the column's unit.
+THRESHOLD_RULES: tuple[tuple[str, str, str, float], ...] = (
+    ("avg_handle_time_s", "aht_above_s", ">", 1 / 86400),
+    ("csat_avg", "csat_below", "<", 1),
+    ("fcr_rate", "fcr_below", "<", 1),
+    ("service_level_pct", "service_level_below", "<", 1 / 100),
+    ("abandon_rate", "abandon_rate_above", ">", 1),
+)
+
+
+def threshold_text(setting: str, limit: float) -> str:
+    """A threshold as people read it: 0:10:00, 70%, 80%, 4."""
+    if setting == "aht_above_s":
+        minutes, seconds = divmod(round(limit), 60)
+        return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+    if setting in ("fcr_below", "abandon_rate_above"):
+        return f"{limit:.0%}"
+    if setting == "service_level_below":
+        return f"{limit:g}%"
+    return f"{limit:g}"
+
+
 class FileOptions(BaseModel):
     """Which files to write for a report, where, under which names."""
 
