@@ -18,7 +18,11 @@ K6  A's outbound call, answered, 20 s hold.
 K7  C answers; the same number calls again more than 24 h later (K7b, 11-11 16:00): resolved.
 K8  B answers at 19:00; its 24 h window reaches past the data (horizon 11-11 18:00): pending.
 K9  the last leg held (11-11 18:00): sets the horizon.
-K10 rings C, the caller hangs up while it rings: C's offered and missed, the queue's short abandon.
+K10 rings C, the caller hangs up while it rings: C's offered and abandoned while ringing (not a miss
+    of C's), the queue's short abandon.
+K11 rings B, who rejects it (hangup cause CALL_REJECTED, ended by the agent, though Ziwo's result
+    says cancel): B's miss, not an abandon; back in Support, the caller hangs up after 58 s of
+    waiting in all: the queue's long abandon.
 """
 
 from __future__ import annotations
@@ -109,6 +113,12 @@ LEGS = [
     leg("c10", "15:00:00", "15:00:14", callerIDNumber="+971501010101", queueId=200, queueEnteredAt="15:00:05",
         agentRingStartedAt="15:00:10", agentId=3, result="cancel", hangupCause="ORIGINATOR_CANCEL",
         hangupBy="customer", ringTime=4),
+    leg("c11a", "07:10:00", "07:10:09", callerIDNumber="+971501111122", queueId=100, queueEnteredAt="07:10:02",
+        agentRingStartedAt="07:10:06", agentId=2, result="cancel", hangupCause="CALL_REJECTED", hangupBy="agent",
+        ringTime=3),
+    leg("c11b", "07:10:09", "07:11:00", primaryCallID="c11a", callerIDNumber="+971501111122", queueId=100,
+        queueEnteredAt="07:10:09", result="cancel", hangupCause="ORIGINATOR_CANCEL", hangupBy="customer",
+        queueWaitTime=51),
 ]  # fmt: skip
 
 

@@ -21,6 +21,8 @@ ADDITIVE = {
         "calls_offered",
         "calls_answered",
         "calls_missed",
+        "abandoned_while_ringing",
+        "calls_unanswered",
         "outbound_calls",
         "calls_handled",
         "total_talk_time_s",
@@ -116,3 +118,16 @@ def test_groups_reconcile_with_the_ungrouped_totals(warehouse, group_by, zone, d
     assert totals(grouped.table.to_pylist(), columns, everything) == totals(
         ungrouped.table.to_pylist(), columns, everything
     )
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(**common)
+def test_every_ring_is_answered_missed_or_abandoned_while_ringing(warehouse, zone, days_back, length, attribute_by):
+    """Each inbound leg that rang an agent is answered, the agent's miss, or the caller's hang-up
+    while it rang: never two of them, never none."""
+    rows = compute_report(warehouse, spec("agent-performance", zone, days_back, length, attribute_by)).table
+    rows = rows.to_pylist()
+    for row in rows:
+        assert row["calls_offered"] == row["calls_answered"] + row["calls_missed"] + row["abandoned_while_ringing"]
+        assert row["calls_unanswered"] == row["calls_missed"] + row["abandoned_while_ringing"]
+    assert sum(row["abandoned_while_ringing"] for row in rows) > 0 and sum(row["calls_missed"] for row in rows) > 0

@@ -44,7 +44,7 @@ def test_agent_a_answered_missed_outbound_hold_wrap_up_fcr_csat(warehouse):
         "2026-11-11T00:00:00+04:00",
         "Asia/Dubai",
     )
-    # K1, K2a (missed), K5 inbound; K6 outbound.
+    # K1, K2a (rang out: result timeout, the agent's miss), K5 inbound; K6 outbound.
     assert (a["calls_offered"], a["calls_answered"], a["calls_missed"], a["outbound_calls"], a["calls_handled"]) == (
         3,
         2,
@@ -52,6 +52,7 @@ def test_agent_a_answered_missed_outbound_hold_wrap_up_fcr_csat(warehouse):
         1,
         3,
     )
+    assert (a["abandoned_while_ringing"], a["calls_unanswered"]) == (0, 1)
     assert (a["total_talk_time_s"], a["avg_talk_time_s"]) == (300 + 100 + 50, 150)
     assert (a["total_hold_time_s"], a["calls_put_on_hold"], a["avg_hold_time_s"], a["longest_hold_s"]) == (
         80,
@@ -71,13 +72,15 @@ def test_agent_a_answered_missed_outbound_hold_wrap_up_fcr_csat(warehouse):
 
 def test_agent_b_transfer_unresolved_and_pending_fcr(warehouse):
     b = agents(warehouse)[2]
+    # K2b and K8 answered; K11a rang B, who rejected it: B's miss although Ziwo's result says cancel.
     assert (b["calls_offered"], b["calls_answered"], b["calls_missed"], b["outbound_calls"], b["calls_handled"]) == (
+        3,
         2,
-        2,
-        0,
+        1,
         0,
         2,
     )
+    assert (b["abandoned_while_ringing"], b["calls_unanswered"]) == (0, 1)
     assert (b["total_talk_time_s"], b["avg_talk_time_s"]) == (180, 90)
     assert (b["total_hold_time_s"], b["calls_put_on_hold"], b["longest_hold_s"]) == (0, 0, 0)
     assert b["avg_hold_time_s"] is None  # no leg put on hold: NULL, not zero
@@ -92,7 +95,9 @@ def test_agent_b_transfer_unresolved_and_pending_fcr(warehouse):
 
 def test_agent_c_transfer_recipient_abandon_while_ringing_and_csat(warehouse):
     c = agents(warehouse)[3]
-    assert (c["calls_offered"], c["calls_answered"], c["calls_missed"], c["calls_handled"]) == (3, 2, 1, 2)
+    # K2c and K7 answered; K10 rang C and the caller hung up while it rang: not C's miss.
+    assert (c["calls_offered"], c["calls_answered"], c["calls_missed"], c["calls_handled"]) == (3, 2, 0, 2)
+    assert (c["abandoned_while_ringing"], c["calls_unanswered"]) == (1, 1)
     assert (c["total_talk_time_s"], c["total_hold_time_s"], c["total_wrap_up_time_s"]) == (290, 30, 120)
     assert c["avg_handle_time_s"] == 220
     assert c["avg_call_duration_s"] == 160
@@ -103,12 +108,15 @@ def test_agent_c_transfer_recipient_abandon_while_ringing_and_csat(warehouse):
 def test_no_grouping_totals(warehouse):
     (total,) = report(warehouse, group_by="none").table.to_pylist()
     assert (total["group_id"], total["group_name"]) == (None, "all")
+    # offered: A 3, B 3 (K11a included), C 3 = 9; missed: K2a (timeout) and K11a (rejected); K10 rang
+    # out to the caller's hang-up: abandoned while ringing. 9 offered = 6 answered + 2 missed + 1.
     assert (total["calls_offered"], total["calls_answered"], total["calls_missed"], total["calls_handled"]) == (
-        8,
+        9,
         6,
         2,
         7,
     )
+    assert (total["abandoned_while_ringing"], total["calls_unanswered"]) == (1, 3)
     assert total["avg_handle_time_s"] == pytest.approx((920 + 110 + 210) / 7)
     assert (total["fcr_eligible"], total["fcr_resolved"], total["fcr_pending"]) == (4, 2, 1)
     assert total["fcr_rate"] == pytest.approx(2 / 3)
@@ -141,8 +149,8 @@ def test_configurable_choices(warehouse):
 
 def test_a_leg_belongs_to_the_window_of_its_start_or_its_end(warehouse):
     by_end = agents(warehouse, settings={"attribute_by": "end"})
-    # K0 started on 11-09 (Dubai 23:58) and ended on 11-10 (00:03): B's by end.
-    assert (by_end[2]["calls_offered"], by_end[2]["calls_handled"], by_end[2]["total_talk_time_s"]) == (3, 3, 470)
+    # K0 started on 11-09 (Dubai 23:58) and ended on 11-10 (00:03): B's by end (with K2b, K8, K11a).
+    assert (by_end[2]["calls_offered"], by_end[2]["calls_handled"], by_end[2]["total_talk_time_s"]) == (4, 3, 470)
     assert (by_end[2]["fcr_eligible"], by_end[2]["fcr_resolved"], by_end[2]["fcr_pending"]) == (3, 1, 1)
 
 
@@ -156,7 +164,8 @@ ALL = {1: 3, 2: 2, 3: 2}
         ({"agent_ids": [1]}, {1: 3}),
         ({"team_ids": [20]}, {3: 2}),
         ({"queue_ids": [200]}, {3: 2}),
-        ({"outcomes": ["missed"]}, {1: 0, 3: 0}),
+        # the agents' misses: K2a (A, rang out) and K11a (B, rejected); not K10 (C: the caller hung up)
+        ({"outcomes": ["missed"]}, {1: 0, 2: 0}),
         ({"outcomes": ["successful"]}, {1: 3, 2: 2, 3: 2}),
         ({"outcomes": ["transferred"]}, {2: 1}),
         ({"directions": ["outbound"]}, {1: 1}),
@@ -172,13 +181,15 @@ def test_filters(warehouse, filters, expected):
 
 
 def test_abandoned_filter_has_no_agent_rows_but_queue_rows(warehouse):
-    rows = agents(warehouse, filters={"outcomes": ["abandoned"]})  # K3, K4 (no agent) and K10 (rang C)
+    # The caller hung up: K3, K4, K11b (no agent) and K10 (rang C); not K11a, which B rejected.
+    rows = agents(warehouse, filters={"outcomes": ["abandoned"]})
     assert set(rows) == {3}
-    assert (rows[3]["calls_offered"], rows[3]["calls_missed"], rows[3]["calls_handled"]) == (1, 1, 0)
+    assert (rows[3]["calls_offered"], rows[3]["calls_missed"], rows[3]["abandoned_while_ringing"]) == (1, 0, 1)
+    assert rows[3]["calls_handled"] == 0
     queue = golden.rows_by_group(
         report(warehouse, report="queue-performance", filters={"outcomes": ["abandoned"]}).table
     )
-    assert {k: v["calls_abandoned"] for k, v in queue.items()} == {100: 2, 200: 1}
+    assert {k: v["calls_abandoned"] for k, v in queue.items()} == {100: 3, 200: 1}
 
 
 def test_queue_report(warehouse):
@@ -186,18 +197,21 @@ def test_queue_report(warehouse):
     support, sales = queues[100], queues[200]
     assert (support["group_name"], sales["group_name"]) == ("Support", "Sales")
     assert set(queues) == {100, 200}  # the outbound call has no queue
-    # Support: K1 (wait 10), K2 (40: it rang A first), K5 (7), K8 (10) answered; K3 (6 s) and K4 (120 s) abandoned.
+    # Support: K1 (wait 10), K2 (40: it rang A first), K5 (7), K8 (10) answered; K3 (6 s), K4 (120 s) and
+    # K11 (58 s: entered 07:10:02, rejected by B, the caller left the queue at 07:11:00) abandoned.
     assert (
         support["calls_offered"],
         support["calls_answered"],
         support["calls_abandoned"],
         support["short_abandoned"],
-    ) == (6, 4, 2, 1)
-    assert support["abandon_rate"] == pytest.approx(2 / 6)
-    assert support["service_level_pct"] == pytest.approx(100 * 3 / (4 + 2 - 1))
+    ) == (7, 4, 3, 1)
+    assert support["abandon_rate"] == pytest.approx(3 / 7)
+    assert support["service_level_pct"] == pytest.approx(100 * 3 / (4 + 3 - 1))
     assert (support["asa_s"], support["longest_wait_s"]) == (67 / 4, 120)
-    assert support["avg_wait_s"] == pytest.approx(193 / 6)
-    assert (support["calls_missed"], support["calls_handled"], support["transfers_out"]) == (1, 4, 1)
+    assert support["avg_wait_s"] == pytest.approx((193 + 58) / 7)
+    # K2a rang out on A, K11a was rejected by B: two misses; nobody hung up on a ringing phone here.
+    assert (support["calls_missed"], support["abandoned_while_ringing"]) == (2, 0)
+    assert (support["calls_handled"], support["transfers_out"]) == (4, 1)
     assert support["avg_handle_time_s"] == 175
     assert (support["fcr_eligible"], support["fcr_resolved"], support["fcr_pending"], support["fcr_rate"]) == (
         3,
@@ -207,6 +221,7 @@ def test_queue_report(warehouse):
     )
     assert (support["csat_responses"], support["csat_avg"]) == (1, 5.0)
     # Sales: K2 after the transfer (wait 10), K7 (5) answered; K10 hung up while ringing after 9 s.
+    assert (sales["calls_missed"], sales["abandoned_while_ringing"]) == (0, 1)
     assert (sales["calls_offered"], sales["calls_answered"], sales["calls_abandoned"], sales["short_abandoned"]) == (
         3,
         2,
@@ -228,12 +243,14 @@ def test_queue_settings(warehouse):
     )
     support = strict[100]
     assert support["short_abandoned"] == 0
-    assert support["service_level_pct"] == pytest.approx(100 * 1 / (4 + 2))  # only K5 (7 s) within 9 s
+    assert support["service_level_pct"] == pytest.approx(100 * 1 / (4 + 3))  # only K5 (7 s) within 9 s
 
 
 def test_call_details_are_legs_with_local_times(warehouse):
     details = report(warehouse, report="call-details").table.to_pylist()
-    assert [d["call_id"] for d in details] == ["c1", "c2a", "c2b", "c2c", "c3", "c4", "c5", "c6", "c7", "c10", "c8"]
+    assert [d["call_id"] for d in details] == [
+        *("c1", "c2a", "c2b", "c2c", "c11a", "c11b", "c3", "c4", "c5", "c6", "c7", "c10", "c8"),
+    ]
     first = details[0]
     assert first["started_at_local"] == "2026-11-10T10:00:00+04:00" and first["agent_name"] == "Amal A"
     assert first["tags"] == ["vip"] and first["team_name"] == "Alpha"

@@ -35,7 +35,20 @@ _COMMON: dict[str, tuple[str, Kind, str]] = {
     "calls_missed": (
         "Calls missed",
         "count",
-        "Inbound legs that rang the agent and have no answered_at (a caller hanging up while it rang included).",
+        "Inbound legs that rang the agent and that nobody answered, the caller not hanging up first: the ring "
+        "timed out (result timeout) or the agent rejected it (hangup cause CALL_REJECTED or USER_BUSY, or ended "
+        "by the agent).",
+    ),
+    "abandoned_while_ringing": (
+        "Abandoned while ringing",
+        "count",
+        "Inbound legs that rang the agent and that nobody answered because the caller hung up first "
+        "(result cancel, not ended by the agent, hangup cause not CALL_REJECTED or USER_BUSY).",
+    ),
+    "calls_unanswered": (
+        "Calls unanswered",
+        "count",
+        "calls_missed + abandoned_while_ringing: inbound legs that rang the agent and that nobody answered.",
     ),
     "outbound_calls": ("Outbound calls", "count", "Outbound legs of the agent."),
     "calls_handled": ("Calls handled", "count", "Legs the agent handled, inbound or outbound."),
@@ -89,7 +102,8 @@ _QUEUE: dict[str, tuple[str, Kind, str]] = {
     "calls_abandoned": (
         "Calls abandoned",
         "count",
-        "Visits nobody answered whose last leg there has result 'cancel' (in the queue or while ringing).",
+        "Visits nobody answered whose last leg there the caller hung up (result 'cancel', not an agent's "
+        "reject): in the queue or while ringing.",
     ),
     "short_abandoned": (
         "Short abandons",
@@ -111,7 +125,16 @@ _QUEUE: dict[str, tuple[str, Kind, str]] = {
     ),
     "avg_wait_s": ("Average wait", "duration", "Average wait of all visits."),
     "longest_wait_s": ("Longest wait", "duration", "Longest wait of all visits."),
-    "calls_missed": ("Calls missed", "count", "The queue's inbound legs that rang an agent and were not answered."),
+    "calls_missed": (
+        "Calls missed",
+        "count",
+        "The queue's inbound legs that rang an agent and that nobody answered, the caller not hanging up first.",
+    ),
+    "abandoned_while_ringing": (
+        "Abandoned while ringing",
+        "count",
+        "The queue's inbound legs that rang an agent and that nobody answered because the caller hung up first.",
+    ),
     "calls_handled": ("Calls handled", "count", "The queue's inbound legs an agent handled."),
 }
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ziwo_reports.connectors.ziwo.assumptions import TRANSFER_CAUSES
+from ziwo_reports.connectors.ziwo.assumptions import AGENT_REJECT_CAUSES, CALLER_ABANDON_RESULT, TRANSFER_CAUSES
 from ziwo_reports.contacts import check_contacts
 from ziwo_reports.report_model import Report, ReportSpec, ReportSpecError, iso_times, report_window
 from ziwo_reports.timewindows import ReportZone, Window, intervals, period_lookup
@@ -103,6 +103,8 @@ def compute_report(
         "group_by": spec.group_by,
         "queue_legs_only": spec.report == "queue-performance",
         "transfer_causes": list(TRANSFER_CAUSES),
+        "caller_abandon_result": CALLER_ABANDON_RESULT,
+        "reject_causes": list(AGENT_REJECT_CAUSES),
         "agent_ids": filters.agent_ids,
         "team_ids": filters.team_ids,
         "queue_ids": filters.queue_ids,

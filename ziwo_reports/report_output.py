@@ -16,7 +16,8 @@ from ziwo_reports.report_model import Report
 TERMINAL_COLUMNS: dict[str, Sequence[tuple[str, str]]] = {
     "agent-performance": (
         ("calls_offered", "offered"), ("calls_answered", "answered"), ("calls_missed", "missed"),
-        ("outbound_calls", "outbound"), ("calls_handled", "handled"), ("avg_talk_time_s", "avg talk"),
+        ("abandoned_while_ringing", "ring ab."), ("outbound_calls", "outbound"), ("calls_handled", "handled"),
+        ("avg_talk_time_s", "avg talk"),
         ("avg_hold_time_s", "avg hold"), ("avg_handle_time_s", "AHT"), ("transfer_rate", "transfer"),
         ("fcr_rate", "FCR"), ("csat_avg", "CSAT"), ("csat_pct", "CSAT 4-5"),
     ),

@@ -4,7 +4,10 @@
 -- report). Formulas (docs/metrics.md words them the same way):
 --   calls_offered      inbound legs that rang the agent (agent_ring_started_at set)
 --   calls_answered     inbound legs the agent answered
---   calls_missed       inbound legs that rang the agent and were not answered
+--   calls_missed       inbound legs that rang the agent, unanswered, not left by the caller
+--                      (the ring timed out or the agent rejected it: report_legs' agent_missed)
+--   abandoned_while_ringing  inbound legs that rang the agent, unanswered, the caller hanging up
+--   calls_unanswered   calls_missed + abandoned_while_ringing
 --   outbound_calls     outbound legs placed by the agent
 --   calls_handled      legs the agent connected on (answered), inbound or outbound
 --   avg_talk_time_s    total talk of handled legs / calls_handled
@@ -61,9 +64,8 @@ leg_counts AS (
         instance, group_id, any_value(group_name) AS group_name, period,
         count(CASE WHEN direction = 'inbound' AND agent_ring_started_at IS NOT NULL THEN 1 END) AS calls_offered,
         count(CASE WHEN direction = 'inbound' AND handled THEN 1 END) AS calls_answered,
-        count(
-            CASE WHEN direction = 'inbound' AND agent_ring_started_at IS NOT NULL AND answered_at IS NULL THEN 1 END
-        ) AS calls_missed,
+        count(CASE WHEN agent_missed THEN 1 END) AS calls_missed,
+        count(CASE WHEN ring_abandoned THEN 1 END) AS abandoned_while_ringing,
         count(CASE WHEN direction = 'outbound' THEN 1 END) AS outbound_calls,
         count(CASE WHEN handled THEN 1 END) AS calls_handled,
         coalesce(sum(CASE WHEN handled THEN talk_time_s END), 0)::BIGINT AS total_talk_time_s,
@@ -93,7 +95,9 @@ agent_metrics AS (
             ELSE 'all'
         END) AS group_name,
         period,
-        calls_offered, calls_answered, calls_missed, outbound_calls, calls_handled,
+        calls_offered, calls_answered, calls_missed, abandoned_while_ringing,
+        calls_missed + abandoned_while_ringing AS calls_unanswered,
+        outbound_calls, calls_handled,
         total_talk_time_s,
         total_talk_time_s / nullif(calls_handled, 0) AS avg_talk_time_s,
         total_hold_time_s,

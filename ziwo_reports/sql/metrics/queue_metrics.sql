@@ -4,6 +4,7 @@
 --   calls_offered      visits
 --   calls_answered     visits an agent answered
 --   calls_abandoned    visits not answered whose last leg there ended with the caller hanging up
+--                      (report_legs' caller_hung_up: not an agent's reject)
 --   short_abandoned    abandoned visits that waited less than $short_abandon_s seconds
 --   abandon_rate       calls_abandoned / calls_offered
 --   service_level_pct  100 * visits answered within $service_level_s seconds
@@ -19,7 +20,7 @@ queue_visits AS (
         -- the first leg's period: NULL when that leg is outside the window
         arg_min_null(period, started_at) AS period,
         min(CASE WHEN handled THEN answered_at END) AS answered_at,
-        arg_max(result = 'cancel', started_at) AS caller_hung_up,
+        arg_max(caller_hung_up, started_at) AS caller_hung_up,
         max(ended_at) AS left_at,
         bool_or(passes) AS passes
     FROM report_legs

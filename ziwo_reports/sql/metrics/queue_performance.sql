@@ -14,6 +14,7 @@ SELECT
     coalesce(q.short_abandoned, 0) AS short_abandoned,
     q.abandon_rate, q.service_level_pct, q.asa_s, q.avg_wait_s, q.longest_wait_s,
     coalesce(a.calls_missed, 0) AS calls_missed,
+    coalesce(a.abandoned_while_ringing, 0) AS abandoned_while_ringing,
     coalesce(a.calls_handled, 0) AS calls_handled,
     coalesce(a.total_talk_time_s, 0) AS total_talk_time_s,
     a.avg_talk_time_s,

@@ -8,6 +8,11 @@
 --                  local time
 --   passes         whether it passes the report's filters (NULL filter: no filter)
 --   handled        the agent connected on it (answered, inbound or outbound)
+--   caller_hung_up nobody answered and the caller hung up first: result $caller_abandon_result,
+--                  not ended by the agent nor with one of $reject_causes (connectors/ziwo/assumptions.py)
+--   agent_missed   inbound, it rang the agent, nobody answered, and the caller did not hang up
+--                  first: the ring timed out or the agent rejected it
+--   ring_abandoned inbound, it rang the agent, nobody answered, and the caller hung up first
 --   wrap_up_s      its after-call work: the leg's own, else the agent's configured wrap-up
 --   is_*, contact_*  what its contact credits it with (migration 004, kept by the ingest)
 -- Agent, team and queue names come from the reference tables (the queue's from the leg if unknown).
@@ -37,6 +42,13 @@ window_legs AS (
         CASE WHEN $attribute_by = 'end' THEN coalesce(c.ended_at, c.started_at) ELSE c.started_at END
             AS attributed_at,
         c.agent_id IS NOT NULL AND c.answered_at IS NOT NULL AS handled,
+        c.answered_at IS NULL AND c.result IS NOT DISTINCT FROM $caller_abandon_result
+            AND c.hangup_by IS DISTINCT FROM 'agent'
+            AND NOT coalesce(list_contains($reject_causes::VARCHAR[], c.hangup_cause), false) AS caller_hung_up,
+        c.direction = 'inbound' AND c.agent_id IS NOT NULL AND c.agent_ring_started_at IS NOT NULL
+            AND c.answered_at IS NULL AS rang_unanswered,
+        rang_unanswered AND caller_hung_up AS ring_abandoned,
+        rang_unanswered AND NOT caller_hung_up AS agent_missed,
         list_contains($transfer_causes::VARCHAR[], c.hangup_cause) AS transferred
     FROM calls AS c
     LEFT JOIN agent_names AS a ON a.instance = c.instance AND a.agent_id = c.agent_id
@@ -61,9 +73,8 @@ filtered_legs AS (
         AND (
             $outcomes::VARCHAR[] IS NULL
             OR (list_contains($outcomes::VARCHAR[], 'answered') AND handled)
-            OR (list_contains($outcomes::VARCHAR[], 'missed') AND direction = 'inbound'
-                AND agent_ring_started_at IS NOT NULL AND answered_at IS NULL)
-            OR (list_contains($outcomes::VARCHAR[], 'abandoned') AND result = 'cancel')
+            OR (list_contains($outcomes::VARCHAR[], 'missed') AND agent_missed)
+            OR (list_contains($outcomes::VARCHAR[], 'abandoned') AND caller_hung_up)
             OR (list_contains($outcomes::VARCHAR[], 'transferred') AND transferred)
         ) AS passes
     FROM window_legs
