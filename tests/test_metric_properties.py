@@ -29,6 +29,7 @@ ADDITIVE = {
         "total_hold_time_s",
         "calls_put_on_hold",
         "total_wrap_up_time_s",
+        "wrap_up_estimated_legs",
         "transfers_out",
         "fcr_eligible",
         "fcr_resolved",

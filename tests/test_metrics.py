@@ -147,6 +147,43 @@ def test_configurable_choices(warehouse):
     assert (short_window[2]["fcr_resolved"], short_window[2]["fcr_pending"]) == (2, 0)
 
 
+def test_wrap_up_without_a_record_takes_the_configured_time_or_none_and_is_counted(warehouse):
+    configured, none = agents(warehouse), agents(warehouse, settings={"wrap_up_fallback": "none"})
+    # A: K1 and K6 have no wrap-up of their own (A's configured 30 s each), K5 recorded 0.
+    # B: K2b recorded 10, K8 has none (B's 20 s). C: K2c and K7 have none (C's 60 s each).
+    assert {k: (v["total_wrap_up_time_s"], v["wrap_up_estimated_legs"]) for k, v in configured.items()} == {
+        1: (60, 2),
+        2: (30, 1),
+        3: (120, 2),
+    }
+    # none: only what Ziwo recorded; no leg estimated.
+    assert {k: (v["total_wrap_up_time_s"], v["wrap_up_estimated_legs"]) for k, v in none.items()} == {
+        1: (0, 0),
+        2: (10, 0),
+        3: (0, 0),
+    }
+    assert none[1]["avg_handle_time_s"] == pytest.approx((450 + 80 + 0) / 3)
+    assert none[2]["avg_handle_time_s"] == (180 + 0 + 10) / 2
+    assert none[3]["avg_handle_time_s"] == (290 + 30 + 0) / 2
+    queues = golden.rows_by_group(report(warehouse, report="queue-performance").table)
+    # Support's handled legs: K1 (estimated), K2b (recorded), K5 (recorded 0), K8 (estimated); Sales: K2c, K7.
+    assert [(queues[q]["total_wrap_up_time_s"], queues[q]["wrap_up_estimated_legs"]) for q in (100, 200)] == [
+        (30 + 10 + 0 + 20, 2),
+        (120, 2),
+    ]
+    details = {d["call_id"]: d for d in report(warehouse, report="call-details").table.to_pylist()}
+    # a leg nobody answered did no after-call work: K2a rang A out, K10 rang C, K11a was B's reject
+    assert [(details[c]["wrap_up_time_s"], details[c]["wrap_up_estimated"]) for c in ("c1", "c2b", "c5", "c2a")] == [
+        (30, True),
+        (10, False),
+        (0, False),
+        (0, False),
+    ]
+    bare = {d["call_id"]: d for d in report(warehouse, report="call-details", settings={"wrap_up_fallback": "none"})
+            .table.to_pylist()}  # fmt: skip
+    assert (bare["c1"]["wrap_up_time_s"], bare["c1"]["wrap_up_estimated"]) == (0, False)
+
+
 def test_a_leg_belongs_to_the_window_of_its_start_or_its_end(warehouse):
     by_end = agents(warehouse, settings={"attribute_by": "end"})
     # K0 started on 11-09 (Dubai 23:58) and ended on 11-10 (00:03): B's by end (with K2b, K8, K11a).

@@ -62,7 +62,18 @@ _COMMON: dict[str, tuple[str, Kind, str]] = {
         "total_hold_time_s ÷ calls_put_on_hold (hold average 'held'; or ÷ calls_handled, 'handled').",
     ),
     "longest_hold_s": ("Longest hold", "duration", "Largest hold_time_s of a handled leg."),
-    "total_wrap_up_time_s": ("Total wrap-up time", "duration", "Sum of the wrap-up of handled legs."),
+    "total_wrap_up_time_s": (
+        "Total wrap-up time",
+        "duration",
+        "Sum of the wrap-up of handled legs: recorded, else (wrap-up fallback 'configured') the agent's "
+        "configured wrap-up time, else 0.",
+    ),
+    "wrap_up_estimated_legs": (
+        "Wrap-up estimated (legs)",
+        "count",
+        "Handled legs without a recorded wrap-up whose wrap-up is the agent's configured time (wrap-up "
+        "fallback 'configured'; 0 with 'none').",
+    ),
     "avg_handle_time_s": (
         "Average handle time (AHT)",
         "duration",
@@ -164,7 +175,13 @@ _CALL: dict[str, tuple[str, Kind, str]] = {
     "wrap_up_time_s": (
         "Wrap-up time",
         "duration",
-        "The leg's own wrap-up when Ziwo recorded one, else the agent's configured wrap-up, else 0.",
+        "The leg's own wrap-up when Ziwo recorded one, else (wrap-up fallback 'configured') the agent's "
+        "configured wrap-up, else 0.",
+    ),
+    "wrap_up_estimated": (
+        "Wrap-up estimated",
+        "flag",
+        "wrap_up_time_s is the agent's configured wrap-up, not one Ziwo recorded for the leg.",
     ),
     "result": ("Result", "text", "answered, timeout (the agent did not pick up), cancel (the caller hung up first), …"),
     "hangup_cause": ("Hang-up cause", "text", "FreeSWITCH cause; ATTENDED_TRANSFER or BLIND_TRANSFER for a transfer."),

@@ -118,6 +118,7 @@ def compute_report(
         "fcr_source": settings.fcr_source,
         "csat_credit": settings.csat_credit,
         "hold_average": settings.hold_average,
+        "wrap_up_fallback": settings.wrap_up_fallback,
         "short_abandon_s": settings.short_abandon_s,
         "service_level_s": settings.service_level_s,
     }

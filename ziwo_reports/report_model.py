@@ -153,6 +153,12 @@ class MetricSettings(BaseModel):
         title="CSAT credit",
         description="CSAT goes to the last (or first) agent who handled the contact.",
     )
+    wrap_up_fallback: Literal["configured", "none"] = Field(
+        default="configured",
+        title="Wrap-up without a record",
+        description="A handled leg without a recorded wrap-up takes the agent's configured wrap-up time "
+        "(configured), or none (0 s); wrap_up_estimated_legs counts the legs that took it.",
+    )
     short_abandon_s: Seconds = Field(
         default=10,
         title="Short abandon (s)",

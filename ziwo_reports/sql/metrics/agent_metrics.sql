@@ -12,6 +12,7 @@
 --   calls_handled      legs the agent connected on (answered), inbound or outbound
 --   avg_talk_time_s    total talk of handled legs / calls_handled
 --   avg_hold_time_s    total hold / calls_put_on_hold (or / calls_handled, $hold_average = 'handled')
+--   wrap_up_estimated_legs  handled legs whose wrap-up is the agent's configured time (report_legs)
 --   avg_handle_time_s  (talk + hold + wrap-up of handled legs) / calls_handled
 --   avg_call_duration_s  average of answered_at -> ended_at over handled legs
 --   transfer_rate      transfers_out / calls_handled
@@ -73,6 +74,7 @@ leg_counts AS (
         count(CASE WHEN handled AND hold_time_s > 0 THEN 1 END) AS calls_put_on_hold,
         max(CASE WHEN handled THEN hold_time_s END) AS longest_hold_s,
         coalesce(sum(CASE WHEN handled THEN wrap_up_s END), 0)::BIGINT AS total_wrap_up_time_s,
+        count(CASE WHEN handled AND wrap_up_estimated THEN 1 END) AS wrap_up_estimated_legs,
         avg(CASE WHEN handled THEN epoch(ended_at) - epoch(answered_at) END) AS avg_call_duration_s,
         count(CASE WHEN handled AND transferred THEN 1 END) AS transfers_out,
         count(fcr_status) AS fcr_eligible,
@@ -107,6 +109,7 @@ agent_metrics AS (
             AS avg_hold_time_s,
         longest_hold_s,
         total_wrap_up_time_s,
+        wrap_up_estimated_legs,
         (total_talk_time_s + total_hold_time_s + total_wrap_up_time_s) / nullif(calls_handled, 0) AS avg_handle_time_s,
         avg_call_duration_s,
         transfers_out,

@@ -21,6 +21,7 @@ SELECT
     coalesce(a.total_hold_time_s, 0) AS total_hold_time_s,
     a.avg_hold_time_s,
     coalesce(a.total_wrap_up_time_s, 0) AS total_wrap_up_time_s,
+    coalesce(a.wrap_up_estimated_legs, 0) AS wrap_up_estimated_legs,
     a.avg_handle_time_s,
     coalesce(a.transfers_out, 0) AS transfers_out,
     a.transfer_rate,

@@ -13,7 +13,9 @@
 --   agent_missed   inbound, it rang the agent, nobody answered, and the caller did not hang up
 --                  first: the ring timed out or the agent rejected it
 --   ring_abandoned inbound, it rang the agent, nobody answered, and the caller hung up first
---   wrap_up_s      its after-call work: the leg's own, else the agent's configured wrap-up
+--   wrap_up_s      its after-call work: the leg's own, else (a handled leg, $wrap_up_fallback =
+--                  'configured') the agent's configured wrap-up, else 0
+--   wrap_up_estimated  its wrap_up_s is the agent's configured time, not one Ziwo recorded
 --   is_*, contact_*  what its contact credits it with (migration 004, kept by the ingest)
 -- Agent, team and queue names come from the reference tables (the queue's from the leg if unknown).
 
@@ -35,7 +37,10 @@ window_legs AS (
         c.survey_score, c.tags,
         c.is_fcr_leg, c.is_first_handled_leg, c.is_last_handled_leg, c.contact_caller_known, c.contact_ended_at,
         c.contact_next_repeat_start, c.contact_survey_score, c.contact_dispositions,
-        coalesce(c.wrap_up_time_s, a.wrap_up_time_s, 0) AS wrap_up_s,
+        -- only a leg the agent connected on can have taken the agent's wrap-up time
+        c.wrap_up_time_s IS NULL AND $wrap_up_fallback = 'configured' AND a.wrap_up_time_s IS NOT NULL
+            AND c.agent_id IS NOT NULL AND c.answered_at IS NOT NULL AS wrap_up_estimated,
+        coalesce(c.wrap_up_time_s, CASE WHEN wrap_up_estimated THEN a.wrap_up_time_s END, 0) AS wrap_up_s,
         a.team_id,
         a.agent_name,
         a.team_name,
