@@ -67,7 +67,7 @@ def test_agent_a_answered_missed_outbound_hold_wrap_up_fcr_csat(warehouse):
     assert (a["transfers_out"], a["transfer_rate"]) == (0, 0.0)
     # K1 resolved; K5 anonymous, not eligible.
     assert (a["fcr_eligible"], a["fcr_resolved"], a["fcr_pending"], a["fcr_rate"]) == (1, 1, 0, 1.0)
-    assert (a["csat_responses"], a["csat_avg"], a["csat_pct"]) == (1, 5.0, 100.0)
+    assert (a["csat_responses"], a["csat_avg"], a["csat_top2_rate"]) == (1, 5.0, 1.0)
 
 
 def test_agent_b_transfer_unresolved_and_pending_fcr(warehouse):
@@ -90,7 +90,7 @@ def test_agent_b_transfer_unresolved_and_pending_fcr(warehouse):
     # K2 first answered by B, repeat within 24 h: unresolved. K8: window past the data: pending.
     assert (b["fcr_eligible"], b["fcr_resolved"], b["fcr_pending"], b["fcr_rate"]) == (2, 0, 1, 0.0)
     # K2's survey goes to C, the last agent.
-    assert (b["csat_responses"], b["csat_avg"], b["csat_pct"]) == (0, None, None)
+    assert (b["csat_responses"], b["csat_avg"], b["csat_top2_rate"]) == (0, None, None)
 
 
 def test_agent_c_transfer_recipient_abandon_while_ringing_and_csat(warehouse):
@@ -102,7 +102,7 @@ def test_agent_c_transfer_recipient_abandon_while_ringing_and_csat(warehouse):
     assert c["avg_handle_time_s"] == 220
     assert c["avg_call_duration_s"] == 160
     assert (c["fcr_eligible"], c["fcr_resolved"], c["fcr_pending"], c["fcr_rate"]) == (1, 1, 0, 1.0)
-    assert (c["csat_responses"], c["csat_avg"], c["csat_pct"]) == (1, 2.0, 0.0)
+    assert (c["csat_responses"], c["csat_avg"], c["csat_top2_rate"]) == (1, 2.0, 0.0)
 
 
 def test_no_grouping_totals(warehouse):
@@ -120,7 +120,7 @@ def test_no_grouping_totals(warehouse):
     assert total["avg_handle_time_s"] == pytest.approx((920 + 110 + 210) / 7)
     assert (total["fcr_eligible"], total["fcr_resolved"], total["fcr_pending"]) == (4, 2, 1)
     assert total["fcr_rate"] == pytest.approx(2 / 3)
-    assert (total["csat_responses"], total["csat_avg"], total["csat_pct"]) == (2, 3.5, 50.0)
+    assert (total["csat_responses"], total["csat_avg"], total["csat_top2_rate"]) == (2, 3.5, 0.5)
 
 
 def test_teams(warehouse):
@@ -243,7 +243,7 @@ def test_queue_report(warehouse):
         support["short_abandoned"],
     ) == (7, 4, 3, 1)
     assert support["abandon_rate"] == pytest.approx(3 / 7)
-    assert support["service_level_pct"] == pytest.approx(100 * 3 / (4 + 3 - 1))
+    assert support["service_level_rate"] == pytest.approx(3 / (4 + 3 - 1))
     assert (support["asa_s"], support["longest_wait_s"]) == (67 / 4, 120)
     assert support["avg_wait_s"] == pytest.approx((193 + 58) / 7)
     # K2a rang out on A, K11a was rejected by B: two misses; nobody hung up on a ringing phone here.
@@ -265,13 +265,13 @@ def test_queue_report(warehouse):
         1,
         1,
     )
-    assert (sales["service_level_pct"], sales["asa_s"], sales["avg_wait_s"], sales["longest_wait_s"]) == (
-        100.0,
+    assert (sales["service_level_rate"], sales["asa_s"], sales["avg_wait_s"], sales["longest_wait_s"]) == (
+        1.0,
         7.5,
         8,
         10,
     )
-    assert (sales["csat_responses"], sales["csat_avg"], sales["csat_pct"]) == (1, 2.0, 0.0)
+    assert (sales["csat_responses"], sales["csat_avg"], sales["csat_top2_rate"]) == (1, 2.0, 0.0)
 
 
 def test_queue_settings(warehouse):
@@ -280,7 +280,7 @@ def test_queue_settings(warehouse):
     )
     support = strict[100]
     assert support["short_abandoned"] == 0
-    assert support["service_level_pct"] == pytest.approx(100 * 1 / (4 + 3))  # only K5 (7 s) within 9 s
+    assert support["service_level_rate"] == pytest.approx(1 / (4 + 3))  # only K5 (7 s) within 9 s
 
 
 def test_call_details_are_legs_with_local_times(warehouse):

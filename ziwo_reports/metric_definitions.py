@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-#: id: a key; text, time (an instant or a period bound), count, duration (seconds), rate (0..1),
-#: pct (0..100), score (CSAT 1..5), flag (true/false).
-Kind = Literal["id", "text", "time", "count", "duration", "rate", "pct", "score", "flag"]
+#: id: a key; text, time (an instant or a period bound), count, duration (seconds), rate (every ratio:
+#: a fraction 0..1, named `*_rate`, shown as a percentage), score (CSAT 1..5), flag (true/false).
+Kind = Literal["id", "text", "time", "count", "duration", "rate", "score", "flag"]
 KINDS: tuple[Kind, ...] = Kind.__args__  # type: ignore[attr-defined]
 
 
@@ -101,7 +101,7 @@ _COMMON: dict[str, tuple[str, Kind, str]] = {
     "fcr_rate": ("FCR rate", "rate", "fcr_resolved ÷ (fcr_eligible − fcr_pending)."),
     "csat_responses": ("CSAT responses", "count", "Contacts with a survey score, credited to the group."),
     "csat_avg": ("CSAT average", "score", "Average score (1–5) of those contacts."),
-    "csat_pct": ("CSAT % (4–5)", "pct", "100 × those scoring 4 or 5 ÷ csat_responses."),
+    "csat_top2_rate": ("CSAT % (4–5)", "rate", "Those scoring 4 or 5 ÷ csat_responses."),
 }
 
 # Where queue-performance counts visits (a contact's stay in a queue) instead of agent legs.
@@ -122,10 +122,10 @@ _QUEUE: dict[str, tuple[str, Kind, str]] = {
         "Abandoned visits with a wait under the short_abandon_s setting (10 s unless the Summary says otherwise).",
     ),
     "abandon_rate": ("Abandon rate", "rate", "calls_abandoned ÷ calls_offered."),
-    "service_level_pct": (
+    "service_level_rate": (
         "Service level %",
-        "pct",
-        "100 × answered visits with a wait of at most the service_level_s setting (20 s unless the Summary "
+        "rate",
+        "Answered visits with a wait of at most the service_level_s setting (20 s unless the Summary "
         "says otherwise) ÷ "
         "(calls_answered + calls_abandoned − short_abandoned).",
     ),
@@ -203,6 +203,21 @@ _BY_REPORT: dict[str, dict[str, tuple[str, Kind, str]]] = {
 }
 
 
+#: Columns renamed when every ratio became a fraction (issue 16): old name -> what to write instead.
+#: Errors about an unknown column or field name the new one.
+RENAMED: dict[str, str] = {
+    "service_level_pct": "service_level_rate, a fraction 0..1 (0.8 is 80%)",
+    "csat_pct": "csat_top2_rate, a fraction 0..1 (0.8 is 80%)",
+}
+
+
+def renamed_hint(name: str) -> str:
+    """' (renamed: ...)' for a column or a `totals.` field that was renamed, else ''."""
+    prefix, _, column = name.rpartition(".")
+    new = RENAMED.get(column)
+    return f" ({name} was renamed: now {prefix + '.' if prefix else ''}{new})" if new else ""
+
+
 class UndefinedColumnError(KeyError):
     """A report column without a definition: add it to ziwo_reports/metric_definitions.py."""
 
@@ -229,6 +244,6 @@ def describe(report: str, column: str) -> Definition:
     try:
         return definition(report, column)
     except UndefinedColumnError:
-        kinds: dict[str, Kind] = {"_s": "duration", "_rate": "rate", "_pct": "pct", "_at": "time", "_id": "id"}
+        kinds: dict[str, Kind] = {"_s": "duration", "_rate": "rate", "_at": "time", "_id": "id"}
         kind = next((k for suffix, k in kinds.items() if column.endswith(suffix)), "text")
         return Definition(column, column.replace("_", " ").capitalize(), kind, "(no definition yet)")

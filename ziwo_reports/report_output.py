@@ -19,13 +19,13 @@ TERMINAL_COLUMNS: dict[str, Sequence[tuple[str, str]]] = {
         ("abandoned_while_ringing", "ring ab."), ("outbound_calls", "outbound"), ("calls_handled", "handled"),
         ("avg_talk_time_s", "avg talk"),
         ("avg_hold_time_s", "avg hold"), ("avg_handle_time_s", "AHT"), ("transfer_rate", "transfer"),
-        ("fcr_rate", "FCR"), ("csat_avg", "CSAT"), ("csat_pct", "CSAT 4-5"),
+        ("fcr_rate", "FCR"), ("csat_avg", "CSAT"), ("csat_top2_rate", "CSAT 4-5"),
     ),
     "queue-performance": (
         ("calls_offered", "offered"), ("calls_answered", "answered"), ("calls_abandoned", "abandoned"),
-        ("short_abandoned", "short ab."), ("abandon_rate", "abandon"), ("service_level_pct", "SL"),
+        ("short_abandoned", "short ab."), ("abandon_rate", "abandon"), ("service_level_rate", "SL"),
         ("asa_s", "ASA"), ("avg_wait_s", "avg wait"), ("longest_wait_s", "longest"),
-        ("avg_handle_time_s", "AHT"), ("fcr_rate", "FCR"), ("csat_pct", "CSAT 4-5"),
+        ("avg_handle_time_s", "AHT"), ("fcr_rate", "FCR"), ("csat_top2_rate", "CSAT 4-5"),
     ),
     "call-details": (
         ("started_at_local", "started"), ("direction", "direction"), ("caller_number", "caller"),
@@ -37,13 +37,11 @@ TERMINAL_ROWS = 200
 
 
 def format_value(value: Any, kind: Kind) -> str:
-    """A value as people read it: durations h:mm:ss, rates and percentages with %, NULL as –."""
+    """A value as people read it: durations h:mm:ss, rates (fractions) as percentages, NULL as –."""
     if value is None:
         return "–"
     if kind == "rate":
         return f"{100 * value:.1f}%"
-    if kind == "pct":
-        return f"{value:.1f}%"
     if kind == "duration" and isinstance(value, int | float):
         seconds = round(value)
         hours, rest = divmod(seconds, 3600)

@@ -34,11 +34,11 @@ class Thresholds(BaseModel):
         default=0.7, ge=0, le=1, title="FCR below", description="Flag an FCR rate below this (0-1); None: no check."
     )
     service_level_below: float | None = Field(
-        default=80,
+        default=0.8,
         ge=0,
-        le=100,
-        title="Service level below (%)",
-        description="Queues: flag a service level below this percentage (0-100); None: no check.",
+        le=1,
+        title="Service level below",
+        description="Queues: flag a service level below this (0-1, as every rate: 0.8 is 80%); None: no check.",
     )
     abandon_rate_above: float | None = Field(
         default=None,
@@ -47,6 +47,17 @@ class Thresholds(BaseModel):
         title="Abandon rate above",
         description="Queues: flag an abandon rate above this (0-1); None (default): no check.",
     )
+
+    @field_validator("service_level_below", mode="before")
+    @classmethod
+    def _a_fraction(cls, value: object) -> object:
+        # It was a percentage (80) until every rate became a fraction: say so rather than "<= 1".
+        if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value <= 100:
+            raise ValueError(
+                f"service_level_below {value:g} looks like a percentage: it is a fraction 0-1 like every rate "
+                f"(write {value / 100:g})"
+            )
+        return value
 
 
 class FileOptions(BaseModel):

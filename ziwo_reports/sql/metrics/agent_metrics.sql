@@ -16,8 +16,9 @@
 --   avg_handle_time_s  (talk + hold + wrap-up of handled legs) / calls_handled
 --   avg_call_duration_s  average of answered_at -> ended_at over handled legs
 --   transfer_rate      transfers_out / calls_handled
+-- Every ratio is a fraction, 0..1 (`_rate`); files and the terminal show it as a percentage.
 --   fcr_rate           fcr_resolved / (fcr_eligible - fcr_pending)
---   csat_pct           100 * responses scoring 4 or 5 / csat_responses
+--   csat_top2_rate     responses scoring 4 or 5 / csat_responses
 -- A ratio whose denominator is zero is NULL.
 -- First-call resolution and CSAT come from the leg's contact (migration 004, kept by the ingest):
 --   fcr_status  on the contact's fcr leg (the first inbound leg an agent answered), else NULL.
@@ -120,6 +121,6 @@ agent_metrics AS (
         fcr_resolved / nullif(fcr_eligible - fcr_pending, 0) AS fcr_rate,
         csat_responses,
         csat_avg,
-        100.0 * csat_top2 / nullif(csat_responses, 0) AS csat_pct
+        csat_top2 / nullif(csat_responses, 0) AS csat_top2_rate
     FROM leg_counts
 )

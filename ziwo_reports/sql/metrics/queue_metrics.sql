@@ -7,7 +7,7 @@
 --                      (report_legs' caller_hung_up: not an agent's reject)
 --   short_abandoned    abandoned visits that waited less than $short_abandon_s seconds
 --   abandon_rate       calls_abandoned / calls_offered
---   service_level_pct  100 * visits answered within $service_level_s seconds
+--   service_level_rate visits answered within $service_level_s seconds
 --                      / (calls_answered + calls_abandoned - short_abandoned)
 --   asa_s              average wait of answered visits (queue entry -> answer, rings included)
 --   avg_wait_s, longest_wait_s  over all visits (to the answer, else to the last leg's end)
@@ -48,12 +48,12 @@ queue_metrics AS (
         count(*) FILTER (WHERE abandoned) AS calls_abandoned,
         count(*) FILTER (WHERE abandoned AND wait_s < $short_abandon_s) AS short_abandoned,
         count(*) FILTER (WHERE abandoned) / nullif(count(*), 0) AS abandon_rate,
-        100.0 * count(*) FILTER (WHERE answered AND wait_s <= $service_level_s)
+        count(*) FILTER (WHERE answered AND wait_s <= $service_level_s)
             / nullif(
                 count(*) FILTER (WHERE answered) + count(*) FILTER (WHERE abandoned)
                 - count(*) FILTER (WHERE abandoned AND wait_s < $short_abandon_s),
                 0
-            ) AS service_level_pct,
+            ) AS service_level_rate,
         avg(wait_s) FILTER (WHERE answered) AS asa_s,
         avg(wait_s) AS avg_wait_s,
         max(wait_s) AS longest_wait_s

@@ -12,7 +12,7 @@ SELECT
     coalesce(q.calls_answered, 0) AS calls_answered,
     coalesce(q.calls_abandoned, 0) AS calls_abandoned,
     coalesce(q.short_abandoned, 0) AS short_abandoned,
-    q.abandon_rate, q.service_level_pct, q.asa_s, q.avg_wait_s, q.longest_wait_s,
+    q.abandon_rate, q.service_level_rate, q.asa_s, q.avg_wait_s, q.longest_wait_s,
     coalesce(a.calls_missed, 0) AS calls_missed,
     coalesce(a.abandoned_while_ringing, 0) AS abandoned_while_ringing,
     coalesce(a.calls_handled, 0) AS calls_handled,
@@ -30,7 +30,7 @@ SELECT
     coalesce(a.fcr_pending, 0) AS fcr_pending,
     a.fcr_rate,
     coalesce(a.csat_responses, 0) AS csat_responses,
-    a.csat_avg, a.csat_pct
+    a.csat_avg, a.csat_top2_rate
 FROM queue_metrics AS q
 FULL OUTER JOIN agent_metrics AS a
     ON a.instance = q.instance AND a.group_id IS NOT DISTINCT FROM q.group_id
