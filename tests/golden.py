@@ -23,6 +23,10 @@ K10 rings C, the caller hangs up while it rings: C's offered and abandoned while
 K11 rings B, who rejects it (hangup cause CALL_REJECTED, ended by the agent, though Ziwo's result
     says cancel): B's miss, not an abandon; back in Support, the caller hangs up after 58 s of
     waiting in all: the queue's long abandon.
+K12 an anonymous caller in Support at 23:57 local: B answers (8 s wait) and transfers the call, within
+    Support, to A, whose leg starts at 00:00:05 the next day. One visit, answered once, with two
+    handled legs: the queue report counts the visit and both legs' work on 11-10 (by the visit's
+    first leg); the agent report counts B's leg on 11-10 and A's on 11-11.
 """
 
 from __future__ import annotations
@@ -119,6 +123,12 @@ LEGS = [
     leg("c11b", "07:10:09", "07:11:00", primaryCallID="c11a", callerIDNumber="+971501111122", queueId=100,
         queueEnteredAt="07:10:09", result="cancel", hangupCause="ORIGINATOR_CANCEL", hangupBy="customer",
         queueWaitTime=51),
+    leg("c12a", "19:57:50", "20:00:05", callerIDNumber="anonymous", queueId=100, queueEnteredAt="19:57:52",
+        agentRingStartedAt="19:57:55", agentId=2, answeredAt="19:58:00", talkTime=125, holdTime=0, wrapUpTime=5,
+        hangupCause="BLIND_TRANSFER", hangupBy="agent"),
+    leg("c12b", "20:00:05", "20:01:00", primaryCallID="c12a", callerIDNumber="anonymous", queueId=100,
+        queueEnteredAt="20:00:05", agentRingStartedAt="20:00:07", agentId=1, answeredAt="20:00:10", talkTime=50,
+        holdTime=0, wrapUpTime=5),
 ]  # fmt: skip
 
 

@@ -213,11 +213,11 @@ def test_columns_come_from_the_real_reports():
             'condition on "totals.service_level_rate": unknown field',
         ),
         (  # a name from before every ratio became a fraction says what it is now
-            {"report": {"report": "queue-performance"}},
+            {"report": {"report": "agent-performance"}},
             None,
-            "totals.service_level_pct < 80",
-            'condition on "totals.service_level_pct": unknown field (totals.service_level_pct was renamed: now '
-            "totals.service_level_rate, a fraction 0..1 (0.8 is 80%)); known fields: ",
+            "totals.csat_pct < 80",
+            'condition on "totals.csat_pct": unknown field (totals.csat_pct was renamed: now '
+            "totals.csat_top2_rate, a fraction 0..1 (0.8 is 80%)); known fields: ",
         ),
         (
             {"report": {"report": "queue-performance"}},

@@ -136,17 +136,63 @@ _QUEUE: dict[str, tuple[str, Kind, str]] = {
     ),
     "avg_wait_s": ("Average wait", "duration", "Average wait of all visits."),
     "longest_wait_s": ("Longest wait", "duration", "Longest wait of all visits."),
-    "calls_missed": (
-        "Calls missed",
-        "count",
-        "The queue's inbound legs that rang an agent and that nobody answered, the caller not hanging up first.",
-    ),
     "abandoned_while_ringing": (
         "Abandoned while ringing",
         "count",
-        "The queue's inbound legs that rang an agent and that nobody answered because the caller hung up first.",
+        "Abandoned visits whose caller hung up while an agent's phone rang.",
     ),
-    "calls_handled": ("Calls handled", "count", "The queue's inbound legs an agent handled."),
+    "missed_legs": (
+        "Missed rings (legs)",
+        "count",
+        "Legs of the visits that rang an agent who missed them (the ring timed out or the agent rejected it): "
+        "counted in legs, as a visit can ring several agents.",
+    ),
+    "total_talk_time_s": ("Total talk time", "duration", "Sum of talk_time_s over the visits' handled legs."),
+    "avg_talk_time_s": ("Average talk time", "duration", "total_talk_time_s ÷ calls_answered."),
+    "total_hold_time_s": ("Total hold time", "duration", "Sum of hold_time_s over the visits' handled legs."),
+    "calls_put_on_hold": ("Calls put on hold", "count", "Answered visits with hold_time_s > 0 on a handled leg."),
+    "avg_hold_time_s": (
+        "Average hold time",
+        "duration",
+        "total_hold_time_s ÷ calls_put_on_hold (hold average 'held'; or ÷ calls_answered, 'handled').",
+    ),
+    "longest_hold_s": ("Longest hold", "duration", "Largest hold_time_s of a handled leg of the visits."),
+    "total_wrap_up_time_s": (
+        "Total wrap-up time",
+        "duration",
+        "Sum of the wrap-up of the visits' handled legs: recorded, else (wrap-up fallback 'configured') the "
+        "agent's configured wrap-up time, else 0.",
+    ),
+    "wrap_up_estimated_legs": (
+        "Wrap-up estimated (legs)",
+        "count",
+        "Handled legs of the visits whose wrap-up is the agent's configured time (counted in legs; 0 with "
+        "wrap-up fallback 'none').",
+    ),
+    "avg_handle_time_s": (
+        "Average handle time (AHT)",
+        "duration",
+        "(total_talk_time_s + total_hold_time_s + total_wrap_up_time_s) ÷ calls_answered: per answered visit.",
+    ),
+    "transfers_out": ("Transfers out", "count", "Answered visits an agent transferred onward."),
+    "transfer_rate": ("Transfer rate", "rate", "transfers_out ÷ calls_answered."),
+    "fcr_eligible": (
+        "FCR eligible",
+        "count",
+        "Visits holding a contact's first answered inbound leg (its FCR leg), caller number not withheld.",
+    ),
+    "fcr_resolved": ("FCR resolved", "count", "Of those visits, the contacts resolved."),
+    "fcr_pending": (
+        "FCR pending",
+        "count",
+        "Of those visits, the contacts whose FCR window reaches past the data the warehouse holds.",
+    ),
+    "csat_responses": (
+        "CSAT responses",
+        "count",
+        "Visits holding the leg a contact's survey score is credited to.",
+    ),
+    "csat_avg": ("CSAT average", "score", "Average score (1–5) of those visits' contacts."),
 }
 
 # call-details: one row per leg, the warehouse's columns (docs/warehouse.md).

@@ -32,7 +32,7 @@ def check_instance(warehouse: Warehouse, instance: str | None) -> None:
 
 _FRAGMENTS: dict[str, tuple[str, ...]] = {
     "agent-performance": ("report_intervals", "report_legs", "agent_metrics"),
-    "queue-performance": ("report_intervals", "report_legs", "agent_metrics", "queue_metrics"),
+    "queue-performance": ("report_intervals", "report_legs", "queue_metrics"),
     "call-details": ("report_intervals", "report_legs"),
 }
 _FINAL = {
@@ -101,7 +101,6 @@ def compute_report(
         **_period_params(window, spec, zone),
         "attribute_by": settings.attribute_by,
         "group_by": spec.group_by,
-        "queue_legs_only": spec.report == "queue-performance",
         "transfer_causes": list(TRANSFER_CAUSES),
         "caller_abandon_result": CALLER_ABANDON_RESULT,
         "reject_causes": list(AGENT_REJECT_CAUSES),

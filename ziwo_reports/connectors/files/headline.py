@@ -83,7 +83,9 @@ def totals(report: Report) -> list[Total]:
                 "score",
             ),
         ]
-    handled = _sum(t, "calls_handled")
+    # the queue report counts visits: an answered visit is its handled unit
+    queue = report.spec.report == "queue-performance"
+    handled = _sum(t, "calls_answered" if queue else "calls_handled")
     handle_time = _sum(t, "total_talk_time_s") + _sum(t, "total_hold_time_s") + _sum(t, "total_wrap_up_time_s")
     responses = _sum(t, "csat_responses")
     csat_points = pc.sum(pc.multiply(t["csat_avg"], t["csat_responses"])).as_py() or 0
@@ -92,7 +94,7 @@ def totals(report: Report) -> list[Total]:
         Total("calls_offered", "Calls offered", _sum(t, "calls_offered"), "count"),
         Total("calls_answered", "Calls answered", _sum(t, "calls_answered"), "count"),
     ]
-    if report.spec.report == "queue-performance":
+    if queue:
         answered, abandoned = _sum(t, "calls_answered"), _sum(t, "calls_abandoned")
         # service_level_rate = in SL ÷ (answered + abandoned − short): weight by that denominator
         base = pc.subtract(pc.add(t["calls_answered"], t["calls_abandoned"]), t["short_abandoned"])
@@ -105,8 +107,9 @@ def totals(report: Report) -> list[Total]:
             Total("asa_s", "Average speed of answer (ASA)", _ratio(waited, answered), "duration"),
         ]
     resolved, eligible, pending = _sum(t, "fcr_resolved"), _sum(t, "fcr_eligible"), _sum(t, "fcr_pending")
+    if not queue:
+        result.append(Total("calls_handled", "Calls handled", handled, "count"))
     result += [
-        Total("calls_handled", "Calls handled", handled, "count"),
         Total("avg_handle_time_s", "Average handle time (AHT)", _ratio(handle_time, handled), "duration"),
         Total("transfer_rate", "Transfer rate", _ratio(_sum(t, "transfers_out"), handled), "rate"),
         Total("fcr_rate", "FCR rate", _ratio(resolved, eligible - pending), "rate"),
@@ -131,7 +134,8 @@ def _handled_table(report: Report) -> tuple[pa.Table, str]:
         return pa.table({"key": key, "handled": pa.repeat(1, t.num_rows), "handle_s": handle}), "agent"
     handle = pc.add(pc.add(t["total_talk_time_s"], t["total_hold_time_s"]), t["total_wrap_up_time_s"])
     key = t["period_start"] if by_period else pc.fill_null(t["group_name"], "")
-    return pa.table({"key": key, "handled": t["calls_handled"], "handle_s": handle}), report.spec.group_by or "group"
+    handled = t["calls_answered"] if report.spec.report == "queue-performance" else t["calls_handled"]
+    return pa.table({"key": key, "handled": handled, "handle_s": handle}), report.spec.group_by or "group"
 
 
 def chart_series(report: Report) -> Series:

@@ -1,7 +1,6 @@
 -- CTEs: the agent metrics of the report's legs, per group ($group_by: agent, team, queue or
 -- none) and interval, as `agent_metrics`. Only legs with an agent count: every metric here is
--- about what agents did ($queue_legs_only: only their inbound queue legs, for the queue
--- report). Formulas (docs/metrics.md words them the same way):
+-- about what agents did. Formulas (docs/metrics.md words them the same way):
 --   calls_offered      inbound legs that rang the agent (agent_ring_started_at set)
 --   calls_answered     inbound legs the agent answered
 --   calls_missed       inbound legs that rang the agent, unanswered, not left by the caller
@@ -20,43 +19,16 @@
 --   fcr_rate           fcr_resolved / (fcr_eligible - fcr_pending)
 --   csat_top2_rate     responses scoring 4 or 5 / csat_responses
 -- A ratio whose denominator is zero is NULL.
--- First-call resolution and CSAT come from the leg's contact (migration 004, kept by the ingest):
---   fcr_status  on the contact's fcr leg (the first inbound leg an agent answered), else NULL.
---               NULL when not eligible (no national number: withheld or not a person's), else
---               'resolved', 'unresolved' or 'pending'. By repeat calls: unresolved when the same
---               national number calls back (an inbound contact starts) in (contact end, end +
---               $fcr_window_s] and by $horizon (the data the warehouse holds); else pending when
---               that span reaches past $horizon; else resolved. By disposition: resolved when a
---               leg's disposition is one of $resolved_dispositions. 'both': resolved only when
---               both say so.
---   csat_score  the contact's survey score, on its last (or, $csat_credit = 'first', its first)
---               leg an agent handled.
+-- First-call resolution and CSAT: report_legs' fcr_status and csat_score.
 
 grouped_legs AS (
     SELECT
         legs.*,
         CASE $group_by WHEN 'agent' THEN agent_id WHEN 'team' THEN team_id WHEN 'queue' THEN queue_id END AS group_id,
         CASE $group_by WHEN 'agent' THEN agent_name WHEN 'team' THEN team_name WHEN 'queue' THEN queue_name END
-            AS group_name,
-        CASE
-            WHEN is_fcr_leg IS NOT TRUE OR contact_caller_known IS NOT TRUE THEN NULL
-            WHEN $fcr_source = 'disposition' THEN
-                CASE WHEN list_has_any(string_split(contact_dispositions, chr(31)), $resolved_dispositions::VARCHAR[])
-                    THEN 'resolved' ELSE 'unresolved' END
-            WHEN $fcr_source = 'both'
-                AND NOT list_has_any(string_split(contact_dispositions, chr(31)), $resolved_dispositions::VARCHAR[])
-                THEN 'unresolved'
-            WHEN contact_next_repeat_start
-                <= least(contact_ended_at + to_seconds($fcr_window_s::BIGINT), $horizon::TIMESTAMPTZ)
-                THEN 'unresolved'
-            WHEN contact_ended_at + to_seconds($fcr_window_s::BIGINT) > $horizon::TIMESTAMPTZ THEN 'pending'
-            ELSE 'resolved'
-        END AS fcr_status,
-        CASE WHEN CASE $csat_credit WHEN 'first' THEN is_first_handled_leg ELSE is_last_handled_leg END
-            THEN contact_survey_score END AS csat_score
+            AS group_name
     FROM report_legs AS legs
     WHERE in_window AND passes AND agent_id IS NOT NULL
-      AND (NOT $queue_legs_only OR (direction = 'inbound' AND queue_id IS NOT NULL))
 ),
 
 -- count(CASE WHEN ...) and sum(CASE WHEN ...) rather than FILTER (WHERE ...): the same values,

@@ -16,7 +16,17 @@
 --   wrap_up_s      its after-call work: the leg's own, else (a handled leg, $wrap_up_fallback =
 --                  'configured') the agent's configured wrap-up, else 0
 --   wrap_up_estimated  its wrap_up_s is the agent's configured time, not one Ziwo recorded
---   is_*, contact_*  what its contact credits it with (migration 004, kept by the ingest)
+--   is_*, contact_*  what its contact credits it with (migration 004, kept by the ingest), read as:
+--     fcr_status  on the contact's fcr leg (the first inbound leg an agent answered), else NULL.
+--                 NULL when not eligible (no national number: withheld or not a person's), else
+--                 'resolved', 'unresolved' or 'pending'. By repeat calls: unresolved when the same
+--                 national number calls back (an inbound contact starts) in (contact end, end +
+--                 $fcr_window_s] and by $horizon (the data the warehouse holds); else pending when
+--                 that span reaches past $horizon; else resolved. By disposition: resolved when a
+--                 leg's disposition is one of $resolved_dispositions. 'both': resolved only when
+--                 both say so.
+--     csat_score  the contact's survey score, on its last (or, $csat_credit = 'first', its first)
+--                 leg an agent handled.
 -- Agent, team and queue names come from the reference tables (the queue's from the leg if unknown).
 
 agent_names AS (
@@ -88,6 +98,22 @@ filtered_legs AS (
 report_legs AS (
     SELECT
         *,
+        CASE
+            WHEN is_fcr_leg IS NOT TRUE OR contact_caller_known IS NOT TRUE THEN NULL
+            WHEN $fcr_source = 'disposition' THEN
+                CASE WHEN list_has_any(string_split(contact_dispositions, chr(31)), $resolved_dispositions::VARCHAR[])
+                    THEN 'resolved' ELSE 'unresolved' END
+            WHEN $fcr_source = 'both'
+                AND NOT list_has_any(string_split(contact_dispositions, chr(31)), $resolved_dispositions::VARCHAR[])
+                THEN 'unresolved'
+            WHEN contact_next_repeat_start
+                <= least(contact_ended_at + to_seconds($fcr_window_s::BIGINT), $horizon::TIMESTAMPTZ)
+                THEN 'unresolved'
+            WHEN contact_ended_at + to_seconds($fcr_window_s::BIGINT) > $horizon::TIMESTAMPTZ THEN 'pending'
+            ELSE 'resolved'
+        END AS fcr_status,
+        CASE WHEN CASE $csat_credit WHEN 'first' THEN is_first_handled_leg ELSE is_last_handled_leg END
+            THEN contact_survey_score END AS csat_score,
         CASE WHEN in_window THEN
             ($bucket_periods::INTEGER[])[bucket + 1]
             + (epoch_us(attributed_at) >= ($bucket_splits::BIGINT[])[bucket + 1])::INTEGER
