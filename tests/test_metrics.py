@@ -189,6 +189,26 @@ def test_wrap_up_without_a_record_takes_the_configured_time_or_none_and_is_count
     assert (bare["c1"]["wrap_up_time_s"], bare["c1"]["wrap_up_estimated"]) == (0, False)
 
 
+@pytest.mark.parametrize(
+    ("repeat", "expected"),
+    [
+        # K1 (A): K13, its caller's 2-second IVR hang-up 1 h 54 min later, counts only as 'any' call back.
+        # K2 (B): K3 reached Support but nobody answered: a repeat under 'any' and 'queue', not 'agent'.
+        # K8 (B) stays pending; K7 (C) resolved (its call back came after 24 h).
+        ("any", {1: (1, 0, 0), 2: (2, 0, 1), 3: (1, 1, 0)}),
+        ("queue", {1: (1, 1, 0), 2: (2, 0, 1), 3: (1, 1, 0)}),
+        ("agent", {1: (1, 1, 0), 2: (2, 1, 1), 3: (1, 1, 0)}),
+    ],
+)
+def test_what_counts_as_a_repeat_call(warehouse, repeat, expected):
+    rows = agents(warehouse, settings={"fcr_repeat": repeat})
+    assert {k: (v["fcr_eligible"], v["fcr_resolved"], v["fcr_pending"]) for k, v in rows.items()} == expected
+
+
+def test_the_default_repeat_is_a_call_back_that_reached_a_queue(warehouse):
+    assert agents(warehouse) == agents(warehouse, settings={"fcr_repeat": "queue"})
+
+
 def test_a_leg_belongs_to_the_window_of_its_start_or_its_end(warehouse):
     by_end = agents(warehouse, settings={"attribute_by": "end"})
     # K0 started on 11-09 (Dubai 23:58) and ended on 11-10 (00:03): B's by end (with K2b, K8, K11a).
@@ -325,7 +345,7 @@ def test_queue_settings(warehouse):
 def test_call_details_are_legs_with_local_times(warehouse):
     details = report(warehouse, report="call-details").table.to_pylist()
     assert [d["call_id"] for d in details] == [
-        *("c1", "c2a", "c2b", "c2c", "c11a", "c11b", "c3", "c4", "c5", "c6", "c7", "c10", "c8", "c12a"),
+        *("c1", "c2a", "c2b", "c2c", "c11a", "c11b", "c13", "c3", "c4", "c5", "c6", "c7", "c10", "c8", "c12a"),
     ]
     first = details[0]
     assert first["started_at_local"] == "2026-11-10T10:00:00+04:00" and first["agent_name"] == "Amal A"

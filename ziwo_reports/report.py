@@ -115,6 +115,7 @@ def compute_report(
         "horizon": horizon,
         "fcr_window_s": int(settings.fcr_window.total_seconds()),
         "fcr_source": settings.fcr_source,
+        "fcr_repeat": settings.fcr_repeat,
         "csat_credit": settings.csat_credit,
         "hold_average": settings.hold_average,
         "wrap_up_fallback": settings.wrap_up_fallback,

@@ -143,6 +143,12 @@ class MetricSettings(BaseModel):
         title="FCR source",
         description="What resolves a contact: no repeat call, a resolving disposition, or both.",
     )
+    fcr_repeat: Literal["any", "queue", "agent"] = Field(
+        default="queue",
+        title="FCR repeat",
+        description="Which call back unresolves a contact: any inbound call (an IVR hang-up too), one that "
+        "reached a queue, or one an agent answered.",
+    )
     resolved_dispositions: list[str] = Field(
         default=["Resolved", "Information provided"],
         title="Resolved dispositions",

@@ -20,7 +20,8 @@
 --     fcr_status  on the contact's fcr leg (the first inbound leg an agent answered), else NULL.
 --                 NULL when not eligible (no national number: withheld or not a person's), else
 --                 'resolved', 'unresolved' or 'pending'. By repeat calls: unresolved when the same
---                 national number calls back (an inbound contact starts) in (contact end, end +
+--                 national number calls back (an inbound contact starts that, by $fcr_repeat, is
+--                 any call, reached a queue, or an agent answered) in (contact end, end +
 --                 $fcr_window_s] and by $horizon (the data the warehouse holds); else pending when
 --                 that span reaches past $horizon; else resolved. By disposition: resolved when a
 --                 leg's disposition is one of $resolved_dispositions. 'both': resolved only when
@@ -46,7 +47,13 @@ window_legs AS (
         c.ring_time_s, c.talk_time_s, c.hold_time_s, c.result, c.hangup_cause, c.disposition,
         c.survey_score, c.tags,
         c.is_fcr_leg, c.is_first_handled_leg, c.is_last_handled_leg, c.contact_caller_known, c.contact_ended_at,
-        c.contact_next_repeat_start, c.contact_survey_score, c.contact_dispositions,
+        -- the next call back of the kind that counts as a repeat ($fcr_repeat)
+        CASE $fcr_repeat
+            WHEN 'any' THEN c.contact_next_repeat_start
+            WHEN 'queue' THEN c.contact_next_queue_repeat_start
+            ELSE c.contact_next_agent_repeat_start
+        END AS contact_next_repeat_start,
+        c.contact_survey_score, c.contact_dispositions,
         -- only a leg the agent connected on can have taken the agent's wrap-up time
         c.wrap_up_time_s IS NULL AND $wrap_up_fallback = 'configured' AND a.wrap_up_time_s IS NOT NULL
             AND c.agent_id IS NOT NULL AND c.answered_at IS NOT NULL AS wrap_up_estimated,
