@@ -27,8 +27,8 @@ K12 an anonymous caller in Support at 23:57 local: B answers (8 s wait) and tran
     Support, to A, whose leg starts at 00:00:05 the next day. One visit, answered once, with two
     handled legs: the queue report counts the visit and both legs' work on 11-10 (by the visit's
     first leg); the agent report counts B's leg on 11-10 and A's on 11-11.
-K13 K1's caller calls again at 08:00 and hangs up in the IVR after 2 s (no queue, no agent): a repeat
-    of K1 only under FCR repeat 'any'. (K3, K2's repeat, reached Support but no agent: a repeat under
+K13 K7's caller calls again at 15:30 and hangs up in the IVR after 2 s (no queue, no agent): a repeat
+    of K7 only under FCR repeat 'any'. (K3, K2's repeat, reached Support but no agent: a repeat under
     'any' and 'queue', not 'agent'.)
 """
 
@@ -132,7 +132,7 @@ LEGS = [
     leg("c12b", "20:00:05", "20:01:00", primaryCallID="c12a", callerIDNumber="anonymous", queueId=100,
         queueEnteredAt="20:00:05", agentRingStartedAt="20:00:07", agentId=1, answeredAt="20:00:10", talkTime=50,
         holdTime=0, wrapUpTime=5),
-    leg("c13", "08:00:00", "08:00:02", callerIDNumber="+971501111111", result="cancel", hangupCause="ORIGINATOR_CANCEL",
+    leg("c13", "15:30:00", "15:30:02", callerIDNumber="+971507777777", result="cancel", hangupCause="ORIGINATOR_CANCEL",
         hangupBy="customer", ivrTime=2),
 ]  # fmt: skip
 
