@@ -30,6 +30,10 @@ K12 an anonymous caller in Support at 23:57 local: B answers (8 s wait) and tran
 K13 K7's caller calls again at 15:30 and hangs up in the IVR after 2 s (no queue, no agent): a repeat
     of K7 only under FCR repeat 'any'. (K3, K2's repeat, reached Support but no agent: a repeat under
     'any' and 'queue', not 'agent'.)
+K14 a caller waits in Support until the queue routes the call on to Sales (an overflow, no agent),
+    Sales routes it back to Support, and the caller hangs up there: Support -> Sales -> Support is
+    two visits to Support (the first flowed out after 58 s, the second abandoned after 30 s) and one
+    to Sales (flowed out after 60 s), none answered.
 """
 
 from __future__ import annotations
@@ -134,6 +138,13 @@ LEGS = [
         holdTime=0, wrapUpTime=5),
     leg("c13", "15:30:00", "15:30:02", callerIDNumber="+971507777777", result="cancel", hangupCause="ORIGINATOR_CANCEL",
         hangupBy="customer", ivrTime=2),
+    leg("c14a", "07:30:00", "07:31:00", callerIDNumber="+971501414141", queueId=100, queueEnteredAt="07:30:02",
+        result="timeout", hangupCause="NO_ANSWER", hangupBy="system", queueWaitTime=58),
+    leg("c14b", "07:31:00", "07:32:00", primaryCallID="c14a", callerIDNumber="+971501414141", queueId=200,
+        queueEnteredAt="07:31:00", result="timeout", hangupCause="NO_ANSWER", hangupBy="system", queueWaitTime=60),
+    leg("c14c", "07:32:00", "07:32:30", primaryCallID="c14a", callerIDNumber="+971501414141", queueId=100,
+        queueEnteredAt="07:32:00", result="cancel", hangupCause="ORIGINATOR_CANCEL", hangupBy="customer",
+        queueWaitTime=30),
 ]  # fmt: skip
 
 

@@ -127,6 +127,18 @@ def test_no_grouping_totals(warehouse):
     assert (total["csat_responses"], total["csat_avg"], total["csat_top2_rate"]) == (2, 3.5, 0.5)
 
 
+def test_outbound_legs_grouped_by_queue_fall_under_no_queue(warehouse):
+    by_queue = agents(warehouse, group_by="queue")
+    # K6, A's outbound call, has no queue; the inbound legs are Support's and Sales'
+    assert set(by_queue) == {None, 100, 200}
+    assert (by_queue[None]["group_name"], by_queue[None]["outbound_calls"], by_queue[None]["calls_handled"]) == (
+        "(no queue)",
+        1,
+        1,
+    )
+    assert by_queue[100]["outbound_calls"] == by_queue[200]["outbound_calls"] == 0
+
+
 def test_teams(warehouse):
     teams = agents(warehouse, group_by="team")
     assert {k: (v["group_name"], v["calls_handled"]) for k, v in teams.items()} == {10: ("Alpha", 6), 20: ("Beta", 2)}
@@ -166,6 +178,8 @@ def test_wrap_up_without_a_record_takes_the_configured_time_or_none_and_is_count
         2: (10 + 5, 0),
         3: (0, 0),
     }
+    # averages per handled leg: A 60 / 3, B 35 / 3, C 120 / 2
+    assert [configured[k]["avg_wrap_up_time_s"] for k in (1, 2, 3)] == [20, pytest.approx(35 / 3), 60]
     assert none[1]["avg_handle_time_s"] == pytest.approx((450 + 80 + 0) / 3)
     assert none[2]["avg_handle_time_s"] == pytest.approx((305 + 0 + 15) / 3)
     assert none[3]["avg_handle_time_s"] == (290 + 30 + 0) / 2
@@ -176,6 +190,7 @@ def test_wrap_up_without_a_record_takes_the_configured_time_or_none_and_is_count
         (30 + 10 + 0 + 20 + 5 + 5, 2),
         (120, 2),
     ]
+    assert [queues[q]["avg_wrap_up_time_s"] for q in (100, 200)] == [70 / 5, 120 / 2]  # per answered visit
     details = {d["call_id"]: d for d in report(warehouse, report="call-details").table.to_pylist()}
     # a leg nobody answered did no after-call work: K2a rang A out, K10 rang C, K11a was B's reject
     assert [(details[c]["wrap_up_time_s"], details[c]["wrap_up_estimated"]) for c in ("c1", "c2b", "c5", "c2a")] == [
@@ -244,7 +259,7 @@ def test_filters(warehouse, filters, expected):
 
 
 def test_abandoned_filter_has_no_agent_rows_but_queue_rows(warehouse):
-    # The caller hung up: K3, K4, K11b (no agent) and K10 (rang C); not K11a, which B rejected.
+    # The caller hung up: K3, K4, K11b, K14c (no agent) and K10 (rang C); not K11a, which B rejected.
     rows = agents(warehouse, filters={"outcomes": ["abandoned"]})
     assert set(rows) == {3}
     assert (rows[3]["calls_offered"], rows[3]["calls_missed"], rows[3]["abandoned_while_ringing"]) == (1, 0, 1)
@@ -252,7 +267,7 @@ def test_abandoned_filter_has_no_agent_rows_but_queue_rows(warehouse):
     queue = golden.rows_by_group(
         report(warehouse, report="queue-performance", filters={"outcomes": ["abandoned"]}).table
     )
-    assert {k: v["calls_abandoned"] for k, v in queue.items()} == {100: 3, 200: 1}
+    assert {k: v["calls_abandoned"] for k, v in queue.items()} == {100: 4, 200: 1}
 
 
 def test_queue_report(warehouse):
@@ -261,18 +276,19 @@ def test_queue_report(warehouse):
     assert (support["group_name"], sales["group_name"]) == ("Support", "Sales")
     assert set(queues) == {100, 200}  # the outbound call has no queue
     # Every column counts visits placed by their first leg. Support: K1 (wait 10), K2 (40: it rang A first),
-    # K5 (7), K8 (10), K12 (8) answered; K3 (6 s), K4 (120 s) and K11 (58 s: entered 07:10:02, rejected by B,
-    # the caller left the queue at 07:11:00) abandoned. K0's first leg is the day before: not here.
+    # K5 (7), K8 (10), K12 (8) answered; K3 (6 s), K4 (120 s), K11 (58 s: entered 07:10:02, rejected by B,
+    # the caller left the queue at 07:11:00) and K14's second visit (30 s) abandoned; K14's first visit
+    # flowed out to Sales after 58 s (neither answered nor abandoned). K0's first leg is the day before.
     assert (
         support["calls_offered"],
         support["calls_answered"],
         support["calls_abandoned"],
         support["short_abandoned"],
-    ) == (8, 5, 3, 1)
-    assert support["abandon_rate"] == pytest.approx(3 / 8)
-    assert support["service_level_rate"] == pytest.approx(4 / (5 + 3 - 1))  # K1, K5, K8, K12 within 20 s
+    ) == (10, 5, 4, 1)
+    assert support["abandon_rate"] == pytest.approx(4 / 10)
+    assert support["service_level_rate"] == pytest.approx(4 / (5 + 4 - 1))  # K1, K5, K8, K12 within 20 s
     assert (support["asa_s"], support["longest_wait_s"]) == ((10 + 40 + 7 + 10 + 8) / 5, 120)
-    assert support["avg_wait_s"] == pytest.approx((10 + 40 + 6 + 120 + 7 + 10 + 58 + 8) / 8)
+    assert support["avg_wait_s"] == pytest.approx((10 + 40 + 6 + 120 + 7 + 10 + 58 + 8 + 58 + 30) / 10)
     # K2a rang out on A, K11a was rejected by B: two legs missed; nobody hung up on a ringing phone here.
     assert (support["missed_legs"], support["abandoned_while_ringing"]) == (2, 0)
     # The answered visits' handled legs: K1 (300 talk, 60 hold, A's 30 wrap-up), K2b (120, 0, 10), K5 (100, 0, 0),
@@ -293,10 +309,11 @@ def test_queue_report(warehouse):
         0.5,
     )
     assert (support["csat_responses"], support["csat_avg"]) == (1, 5.0)
-    # Sales: K2 after the transfer (wait 10), K7 (5) answered; K10 hung up while C's phone rang, after 9 s.
+    # Sales: K2 after the transfer (wait 10), K7 (5) answered; K10 hung up while C's phone rang, after 9 s;
+    # K14 flowed back to Support after 60 s.
     assert (sales["missed_legs"], sales["abandoned_while_ringing"]) == (0, 1)
     assert (sales["calls_offered"], sales["calls_answered"], sales["calls_abandoned"], sales["short_abandoned"]) == (
-        3,
+        4,
         2,
         1,
         1,
@@ -304,8 +321,8 @@ def test_queue_report(warehouse):
     assert (sales["service_level_rate"], sales["asa_s"], sales["avg_wait_s"], sales["longest_wait_s"]) == (
         1.0,
         7.5,
-        8,
-        10,
+        (10 + 5 + 9 + 60) / 4,
+        60,
     )
     assert sales["avg_handle_time_s"] == (200 + 30 + 60 + 90 + 0 + 60) / 2  # K2c and K7, C's 60 s wrap-up each
     assert (sales["csat_responses"], sales["csat_avg"], sales["csat_top2_rate"]) == (1, 2.0, 0.0)
@@ -333,20 +350,37 @@ def test_a_queue_visit_answered_once_with_two_handled_legs_is_one_answered_visit
     }
 
 
+def test_a_contact_that_goes_queue_a_to_b_and_back_to_a_makes_two_visits_to_a(warehouse):
+    """K14: Support -> Sales -> Support. A visit is a run of the contact's legs in one queue, so
+    Support was offered the caller twice; each visit has its own wait and outcome."""
+    hours = [
+        r
+        for r in report(warehouse, report="queue-performance", interval="hour").table.to_pylist()
+        if r["period_start"] == "2026-11-10T11:00:00+04:00"
+    ]
+    support, sales = ({r["group_id"]: r for r in hours}[q] for q in (100, 200))
+    # 07:00Z: K2 (answered), K11 (abandoned) and K14's two visits (flowed out 58 s; abandoned 30 s)
+    assert (support["calls_offered"], support["calls_answered"], support["calls_abandoned"]) == (4, 1, 2)
+    assert support["longest_wait_s"] == 58 and support["avg_wait_s"] == pytest.approx((40 + 58 + 58 + 30) / 4)
+    # 07:00Z: K2c (answered) and K14's visit (flowed out after 60 s)
+    assert (sales["calls_offered"], sales["calls_answered"], sales["calls_abandoned"]) == (2, 1, 0)
+
+
 def test_queue_settings(warehouse):
     strict = golden.rows_by_group(
         report(warehouse, report="queue-performance", settings={"short_abandon_s": 5, "service_level_s": 9}).table
     )
     support = strict[100]
     assert support["short_abandoned"] == 0
-    # only K5 (7 s) and K12 (8 s) within 9 s, of 5 answered + 3 abandoned (none short under 5 s)
-    assert support["service_level_rate"] == pytest.approx(2 / (5 + 3))
+    # only K5 (7 s) and K12 (8 s) within 9 s, of 5 answered + 4 abandoned (none short under 5 s)
+    assert support["service_level_rate"] == pytest.approx(2 / (5 + 4))
 
 
 def test_call_details_are_legs_with_local_times(warehouse):
     details = report(warehouse, report="call-details").table.to_pylist()
     assert [d["call_id"] for d in details] == [
-        *("c1", "c2a", "c2b", "c2c", "c11a", "c11b", "c3", "c4", "c5", "c6", "c7", "c10", "c13", "c8", "c12a"),
+        *("c1", "c2a", "c2b", "c2c", "c11a", "c11b", "c14a", "c14b", "c14c", "c3", "c4", "c5", "c6"),
+        *("c7", "c10", "c13", "c8", "c12a"),
     ]
     first = details[0]
     assert first["started_at_local"] == "2026-11-10T10:00:00+04:00" and first["agent_name"] == "Amal A"

@@ -69,8 +69,8 @@ def test_csv_and_json_carry_every_column(db, tmp_path):
     assert written.returncode == 0 and str(out) in written.stdout
     document = json.loads(out.read_text())
     assert document["window"] == {"start": "2026-11-10T00:00:00+04:00", "end": "2026-11-11T00:00:00+04:00"}
-    # Support: K3, K4, K11; Sales: K10
-    assert {r["group_name"]: r["calls_abandoned"] for r in document["rows"]} == {"Support": 3, "Sales": 1}
+    # Support: K3, K4, K11 and K14's second visit; Sales: K10
+    assert {r["group_name"]: r["calls_abandoned"] for r in document["rows"]} == {"Support": 4, "Sales": 1}
     details = run(db, "--report", "call-details", "--format", "csv", "--tag", "vip")
     (leg,) = list(csv.DictReader(io.StringIO(details.stdout)))
     assert leg["call_id"] == "c1" and leg["tags"] == "vip" and leg["started_at_local"] == "2026-11-10T10:00:00+04:00"

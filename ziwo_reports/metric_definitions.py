@@ -68,6 +68,7 @@ _COMMON: dict[str, tuple[str, Kind, str]] = {
         "Sum of the wrap-up of handled legs: recorded, else (wrap-up fallback 'configured') the agent's "
         "configured wrap-up time, else 0.",
     ),
+    "avg_wrap_up_time_s": ("Average wrap-up time", "duration", "total_wrap_up_time_s ÷ calls_handled."),
     "wrap_up_estimated_legs": (
         "Wrap-up estimated (legs)",
         "count",
@@ -163,6 +164,7 @@ _QUEUE: dict[str, tuple[str, Kind, str]] = {
         "Sum of the wrap-up of the visits' handled legs: recorded, else (wrap-up fallback 'configured') the "
         "agent's configured wrap-up time, else 0.",
     ),
+    "avg_wrap_up_time_s": ("Average wrap-up time", "duration", "total_wrap_up_time_s ÷ calls_answered."),
     "wrap_up_estimated_legs": (
         "Wrap-up estimated (legs)",
         "count",

@@ -11,6 +11,7 @@
 --   calls_handled      legs the agent connected on (answered), inbound or outbound
 --   avg_talk_time_s    total talk of handled legs / calls_handled
 --   avg_hold_time_s    total hold / calls_put_on_hold (or / calls_handled, $hold_average = 'handled')
+--   avg_wrap_up_time_s total wrap-up of handled legs / calls_handled
 --   wrap_up_estimated_legs  handled legs whose wrap-up is the agent's configured time (report_legs)
 --   avg_handle_time_s  (talk + hold + wrap-up of handled legs) / calls_handled
 --   avg_call_duration_s  average of answered_at -> ended_at over handled legs
@@ -82,6 +83,7 @@ agent_metrics AS (
             AS avg_hold_time_s,
         longest_hold_s,
         total_wrap_up_time_s,
+        total_wrap_up_time_s / nullif(calls_handled, 0) AS avg_wrap_up_time_s,
         wrap_up_estimated_legs,
         (total_talk_time_s + total_hold_time_s + total_wrap_up_time_s) / nullif(calls_handled, 0) AS avg_handle_time_s,
         avg_call_duration_s,

@@ -1,7 +1,9 @@
 -- CTEs: queue visits and their metrics per group ($group_by: queue or none) and interval, as
 -- `queue_metrics`. Every column counts visits, placed in the window and interval of the visit's
--- first leg, unless its name says legs. A visit is a contact's stay in one queue (all its inbound
--- legs there). What the agents did in a visit is summed over its legs that pass the filters.
+-- first leg, unless its name says legs. A visit is a contact's stay in one queue: a run of its
+-- inbound queue legs, in order of start, in the same queue (a contact that goes queue A -> B -> A
+-- makes two visits to A). What the agents did in a visit is summed over its legs that pass the
+-- filters.
 --   calls_offered      visits
 --   calls_answered     visits an agent answered
 --   calls_abandoned    visits not answered whose last leg there ended with the caller hanging up
@@ -23,9 +25,24 @@
 --   transfers_out      answered visits an agent transferred onward; transfer_rate / calls_answered
 --   fcr_*, csat_*      the contacts credited to the visits' legs (report_legs' fcr_status, csat_score)
 
+queue_legs AS (
+    SELECT
+        *,
+        -- the visit's number within its contact: a new one wherever the queue changes
+        sum(CASE WHEN queue_id IS DISTINCT FROM previous_queue_id THEN 1 ELSE 0 END)
+            OVER (PARTITION BY instance, contact_id ORDER BY started_at, call_id) AS visit
+    FROM (
+        SELECT
+            *,
+            lag(queue_id) OVER (PARTITION BY instance, contact_id ORDER BY started_at, call_id) AS previous_queue_id
+        FROM report_legs
+        WHERE direction = 'inbound' AND queue_id IS NOT NULL
+    )
+),
+
 queue_visits AS (
     SELECT
-        instance, contact_id, queue_id,
+        instance, contact_id, visit, any_value(queue_id) AS queue_id,
         any_value(queue_name) AS queue_name,
         min(coalesce(queue_entered_at, started_at)) AS entered_at,
         -- the first leg's period: NULL when that leg is outside the window
@@ -48,9 +65,8 @@ queue_visits AS (
         count(CASE WHEN passes THEN csat_score END) AS csat_responses,
         sum(CASE WHEN passes THEN csat_score END) AS csat_points,
         count(CASE WHEN passes AND csat_score >= 4 THEN 1 END) AS csat_top2
-    FROM report_legs
-    WHERE direction = 'inbound' AND queue_id IS NOT NULL
-    GROUP BY instance, contact_id, queue_id
+    FROM queue_legs
+    GROUP BY instance, contact_id, visit
 ),
 
 visit_outcomes AS (
@@ -112,6 +128,7 @@ queue_metrics AS (
             AS avg_hold_time_s,
         longest_hold_s,
         total_wrap_up_time_s,
+        total_wrap_up_time_s / nullif(calls_answered, 0) AS avg_wrap_up_time_s,
         wrap_up_estimated_legs::BIGINT AS wrap_up_estimated_legs,
         (total_talk_time_s + total_hold_time_s + total_wrap_up_time_s) / nullif(calls_answered, 0)
             AS avg_handle_time_s,
