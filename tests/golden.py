@@ -18,7 +18,22 @@ K6  A's outbound call, answered, 20 s hold.
 K7  C answers; the same number calls again more than 24 h later (K7b, 11-11 16:00): resolved.
 K8  B answers at 19:00; its 24 h window reaches past the data (horizon 11-11 18:00): pending.
 K9  the last leg held (11-11 18:00): sets the horizon.
-K10 rings C, the caller hangs up while it rings: C's offered and missed, the queue's short abandon.
+K10 rings C, the caller hangs up while it rings: C's offered and abandoned while ringing (not a miss
+    of C's), the queue's short abandon.
+K11 rings B, who rejects it (hangup cause CALL_REJECTED, ended by the agent, though Ziwo's result
+    says cancel): B's miss, not an abandon; back in Support, the caller hangs up after 58 s of
+    waiting in all: the queue's long abandon.
+K12 an anonymous caller in Support at 23:57 local: B answers (8 s wait) and transfers the call, within
+    Support, to A, whose leg starts at 00:00:05 the next day. One visit, answered once, with two
+    handled legs: the queue report counts the visit and both legs' work on 11-10 (by the visit's
+    first leg); the agent report counts B's leg on 11-10 and A's on 11-11.
+K13 K7's caller calls again at 15:30 and hangs up in the IVR after 2 s (no queue, no agent): a repeat
+    of K7 only under FCR repeat 'any'. (K3, K2's repeat, reached Support but no agent: a repeat under
+    'any' and 'queue', not 'agent'.)
+K14 a caller waits in Support until the queue routes the call on to Sales (an overflow, no agent),
+    Sales routes it back to Support, and the caller hangs up there: Support -> Sales -> Support is
+    two visits to Support (the first flowed out after 58 s, the second abandoned after 30 s) and one
+    to Sales (flowed out after 60 s), none answered.
 """
 
 from __future__ import annotations
@@ -109,6 +124,27 @@ LEGS = [
     leg("c10", "15:00:00", "15:00:14", callerIDNumber="+971501010101", queueId=200, queueEnteredAt="15:00:05",
         agentRingStartedAt="15:00:10", agentId=3, result="cancel", hangupCause="ORIGINATOR_CANCEL",
         hangupBy="customer", ringTime=4),
+    leg("c11a", "07:10:00", "07:10:09", callerIDNumber="+971501111122", queueId=100, queueEnteredAt="07:10:02",
+        agentRingStartedAt="07:10:06", agentId=2, result="cancel", hangupCause="CALL_REJECTED", hangupBy="agent",
+        ringTime=3),
+    leg("c11b", "07:10:09", "07:11:00", primaryCallID="c11a", callerIDNumber="+971501111122", queueId=100,
+        queueEnteredAt="07:10:09", result="cancel", hangupCause="ORIGINATOR_CANCEL", hangupBy="customer",
+        queueWaitTime=51),
+    leg("c12a", "19:57:50", "20:00:05", callerIDNumber="anonymous", queueId=100, queueEnteredAt="19:57:52",
+        agentRingStartedAt="19:57:55", agentId=2, answeredAt="19:58:00", talkTime=125, holdTime=0, wrapUpTime=5,
+        hangupCause="BLIND_TRANSFER", hangupBy="agent"),
+    leg("c12b", "20:00:05", "20:01:00", primaryCallID="c12a", callerIDNumber="anonymous", queueId=100,
+        queueEnteredAt="20:00:05", agentRingStartedAt="20:00:07", agentId=1, answeredAt="20:00:10", talkTime=50,
+        holdTime=0, wrapUpTime=5),
+    leg("c13", "15:30:00", "15:30:02", callerIDNumber="+971507777777", result="cancel", hangupCause="ORIGINATOR_CANCEL",
+        hangupBy="customer", ivrTime=2),
+    leg("c14a", "07:30:00", "07:31:00", callerIDNumber="+971501414141", queueId=100, queueEnteredAt="07:30:02",
+        result="timeout", hangupCause="NO_ANSWER", hangupBy="system", queueWaitTime=58),
+    leg("c14b", "07:31:00", "07:32:00", primaryCallID="c14a", callerIDNumber="+971501414141", queueId=200,
+        queueEnteredAt="07:31:00", result="timeout", hangupCause="NO_ANSWER", hangupBy="system", queueWaitTime=60),
+    leg("c14c", "07:32:00", "07:32:30", primaryCallID="c14a", callerIDNumber="+971501414141", queueId=100,
+        queueEnteredAt="07:32:00", result="cancel", hangupCause="ORIGINATOR_CANCEL", hangupBy="customer",
+        queueWaitTime=30),
 ]  # fmt: skip
 
 

@@ -30,7 +30,8 @@ NAMES = {
     "settings.hold_average": "--hold-average", "settings.fcr_window": "--fcr-window",
     "settings.fcr_source": "--fcr-source", "settings.resolved_dispositions": "--resolved-disposition",
     "settings.csat_credit": "--csat-credit", "settings.short_abandon_s": "--short-abandon",
-    "settings.service_level_s": "--service-level",
+    "settings.service_level_s": "--service-level", "settings.wrap_up_fallback": "--wrap-up-fallback",
+    "settings.fcr_repeat": "--fcr-repeat",
 }  # fmt: skip
 
 
@@ -89,7 +90,7 @@ def test_each_option_reaches_its_field():
         *("--outcome", "successful", "--direction", "inbound,internal", "--tag", "vip, gold", "--min-duration", "30"),
         *("--attribute-by", "end", "--week-start", "sunday", "--hold-average", "handled", "--fcr-window", "2d"),
         *("--fcr-source", "both", "--resolved-disposition", "Done,Fixed", "--csat-credit", "first"),
-        *("--short-abandon", "5", "--service-level", "30"),
+        *("--short-abandon", "5", "--service-level", "30", "--wrap-up-fallback", "none", "--fcr-repeat", "agent"),
     )
     spec = report_spec_from(args)
     assert spec.model_dump(exclude={"filters", "settings"}) == {
@@ -122,6 +123,8 @@ def test_each_option_reaches_its_field():
         csat_credit="first",
         short_abandon_s=5,
         service_level_s=30,
+        wrap_up_fallback="none",
+        fcr_repeat="agent",
     )
     assert report_spec_from(report_args()) == ReportSpec()  # nothing given: the model's defaults
 

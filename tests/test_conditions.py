@@ -50,7 +50,7 @@ ISSUE_EXAMPLES = [
         },
     ),
     ("avg_handle_time_s > 600", {"field": "avg_handle_time_s", "operator": "gt", "value": 600}),
-    ("totals.service_level_pct < 80", {"field": "totals.service_level_pct", "operator": "lt", "value": 80}),
+    ("totals.service_level_rate < 0.8", {"field": "totals.service_level_rate", "operator": "lt", "value": 0.8}),
     ("queue_id in [1, 2]", {"field": "queue_id", "operator": "in", "value": [1, 2]}),
     ("disposition is empty", {"field": "disposition", "operator": "is_empty"}),
     ("duration_s between 60 and 600", {"field": "duration_s", "operator": "between", "value": [60, 600]}),
@@ -194,7 +194,7 @@ COLUMNS = {
     "day": pa.date32(),
     "nothing": pa.null(),
     "extra": pa.struct([("a", pa.int8())]),
-    "totals.service_level_pct": pa.float64(),
+    "totals.service_level_rate": pa.float64(),
 }
 
 
@@ -234,7 +234,7 @@ COLUMNS = {
             'condition on "day": the field is a date, the value "2026-03-01T00:00:00" is not',
         ),
         ("extra is empty", 'condition on "extra": its type struct<a: int8> cannot be tested by conditions'),
-        ("totals.service_level_pct < eighty", 'condition on "totals.service_level_pct": the field is a number'),
+        ("totals.service_level_rate < eighty", 'condition on "totals.service_level_rate": the field is a number'),
     ],
 )
 def test_check_errors_name_the_field_on_one_line(text, message):
@@ -267,7 +267,7 @@ def test_check_accepts_what_fits_and_returns_the_model():
         "duration_s between 60 and 600.5 and avg_handle_time_s > 600 and outcome contains miss "
         "and caller_known in [true] and tags not contains spam and queue_ids contains 3 "
         "and started_at >= 2026-03-01T00:00:00Z and local_time < 2026-03-02T00:00:00 and day != 2026-03-01 "
-        "and nothing = 1 and totals.service_level_pct < 80 and (outcome is empty or tags is not empty)",
+        "and nothing = 1 and totals.service_level_rate < 0.8 and (outcome is empty or tags is not empty)",
         COLUMNS,
     )
     assert isinstance(node, AllOf) and len(node.all) == 12
@@ -289,7 +289,7 @@ TABLE = pa.table(
         "ts": pa.array([T0, T0 + timedelta(hours=1), None, T0 - timedelta(days=1), T0], pa.timestamp("us", tz="UTC")),
         "d": pa.array([date(2026, 3, 1), date(2026, 3, 2), None, date(2026, 2, 28), date(2026, 3, 1)], pa.date32()),
         "n": pa.nulls(5),
-        "totals.service_level_pct": pa.array([79.5] * 5, pa.float64()),
+        "totals.service_level_rate": pa.array([0.795] * 5, pa.float64()),
     }
 )
 
@@ -385,7 +385,7 @@ def kept(table: pa.Table, conditions) -> list[int]:
         ("n is empty", [0, 1, 2, 3, 4]),
         ("n is not empty", []),
         # headline totals, repeated on each row
-        ("totals.service_level_pct < 80", [0, 1, 2, 3, 4]),
+        ("totals.service_level_rate < 0.8", [0, 1, 2, 3, 4]),
         # groups
         ("i > 1 and tags contains vip", [4]),
         ("i > 1 or tags contains vip", [1, 3, 4]),

@@ -22,7 +22,8 @@ def credits(warehouse) -> list[tuple]:
     """What each leg is credited with by its contact (migration 004)."""
     return warehouse.con.execute(
         """SELECT instance, call_id, is_fcr_leg, is_first_handled_leg, is_last_handled_leg, contact_caller_known,
-                  contact_ended_at, contact_next_repeat_start, contact_survey_score, contact_dispositions
+                  contact_ended_at, contact_next_repeat_start, contact_survey_score, contact_dispositions,
+                  contact_next_queue_repeat_start, contact_next_agent_repeat_start
            FROM calls ORDER BY instance, call_id"""
     ).fetchall()
 
@@ -49,6 +50,8 @@ def check_credits_match_contacts(warehouse) -> None:
               OR leg.is_first_handled_leg IS DISTINCT FROM (leg.call_id = coalesce(c.first_handled_leg, ''))
               OR leg.contact_caller_known IS DISTINCT FROM (c.national_number IS NOT NULL)
               OR leg.contact_next_repeat_start IS DISTINCT FROM c.next_repeat_start
+              OR leg.contact_next_queue_repeat_start IS DISTINCT FROM c.next_queue_repeat_start
+              OR leg.contact_next_agent_repeat_start IS DISTINCT FROM c.next_agent_repeat_start
               OR leg.contact_ended_at IS DISTINCT FROM c.ended_at
               OR leg.contact_survey_score IS DISTINCT FROM c.survey_score
               OR list_filter(string_split(leg.contact_dispositions, chr(31)), lambda d: d <> '')
@@ -70,6 +73,16 @@ def test_contacts_kept_load_by_load_equal_contacts_built_from_scratch(simulator,
     assert len(held) == legs > 1000 and (held, credits(warehouse)) == rebuilt(warehouse)
     check_credits_match_contacts(warehouse)
     assert warehouse.con.execute("SELECT count(*) FROM contacts WHERE next_repeat_start IS NOT NULL").fetchone()[0]
+    # each kind of call back is the first of that kind: a call back that reached an agent reached a queue
+    # (the simulator's agents answer from queues), and every one is a call back
+    later = warehouse.con.execute(
+        """SELECT count(*) FILTER (WHERE next_queue_repeat_start < next_repeat_start
+                                      OR next_agent_repeat_start < next_queue_repeat_start),
+                  count(*) FILTER (WHERE next_agent_repeat_start IS NOT NULL),
+                  count(*) FILTER (WHERE next_queue_repeat_start IS DISTINCT FROM next_repeat_start)
+           FROM contacts"""
+    ).fetchone()
+    assert later[0] == 0 and later[1] > 0 and later[2] > 0, later
 
     # A caller who called back (B after A) calls from a new number: A's call-back is gone, and the
     # new number's callers gain one. A survey arrives late. Then a full refresh drops a call Ziwo
@@ -124,9 +137,21 @@ def test_a_new_country_code_builds_every_contact_again(simulator, warehouse):
     assert codes == [("44",)] and kept(warehouse) == rebuilt(warehouse, country_code="44")
 
 
-def test_a_warehouse_from_before_leg_credits_is_upgraded_by_the_next_ingest(simulator, tmp_path):
-    """A warehouse made before migration 004 (contacts, but no credits on the legs): opening it
-    adds the columns and empties the contacts, reports ask for an ingest, and the ingest builds both."""
+#: The credit columns of `calls` each migration added.
+CREDIT_COLUMNS = {
+    4: [
+        "is_fcr_leg", "is_first_handled_leg", "is_last_handled_leg", "contact_caller_known", "contact_ended_at",
+        "contact_next_repeat_start", "contact_survey_score", "contact_dispositions",
+    ],
+    8: ["contact_next_queue_repeat_start", "contact_next_agent_repeat_start"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("version", [4, 8])
+def test_a_warehouse_from_before_leg_credits_is_upgraded_by_the_next_ingest(simulator, tmp_path, version):
+    """A warehouse made before migration 004 (contacts, but no credits on the legs), or 008 (no
+    next call back of each kind): opening it adds the columns and empties the contacts, reports
+    ask for an ingest, and the ingest builds both."""
     sim = simulator(days=2, calls_per_day=300)
     path = tmp_path / "old.duckdb"
     with open_warehouse(path) as warehouse:
@@ -134,13 +159,17 @@ def test_a_warehouse_from_before_leg_credits_is_upgraded_by_the_next_ingest(simu
         before = contacts(warehouse)
         spec = make_spec(instance="sim", rolling_date="yesterday", as_of=sim.store.world.now)
         expected = compute_report(warehouse, spec).table
-        columns = credits_columns(warehouse)
-        assert len(columns) == 8
+        assert sorted(credits_columns(warehouse)) == sorted(CREDIT_COLUMNS[4] + CREDIT_COLUMNS[8])
+        columns = CREDIT_COLUMNS[version]
         for column in columns:
             warehouse.con.execute(f"ALTER TABLE calls DROP COLUMN {column}")
-        warehouse.con.execute("DELETE FROM schema_migrations WHERE version = 4")
+        if version == 8:
+            for column in ("queue_repeat_start", "agent_repeat_start", "next_queue_repeat_start"):
+                warehouse.con.execute(f"ALTER TABLE contacts DROP COLUMN {column}")
+            warehouse.con.execute("ALTER TABLE contacts DROP COLUMN next_agent_repeat_start")
+        warehouse.con.execute(f"DELETE FROM schema_migrations WHERE version = {version}")
     with open_warehouse(path) as warehouse:
-        assert set(credits_columns(warehouse)) == set(columns) and contacts(warehouse) == []
+        assert set(columns) <= set(credits_columns(warehouse)) and contacts(warehouse) == []
         with pytest.raises(ContactsNotBuilt, match="run `ziwo-reports ingest`"):
             compute_report(warehouse, spec)
         run_ingest(sim, warehouse)

@@ -24,8 +24,8 @@ def test_kinds_follow_the_column_conventions():
                 assert kind == "duration", column
             elif column.endswith("_rate"):
                 assert kind == "rate", column
-            elif column.endswith("_pct"):
-                assert kind == "pct", column
+            elif kind == "rate":
+                raise AssertionError(f"{column}: every ratio is named *_rate, a fraction 0..1")
             elif column in ("period_start", "period_end") or column.endswith("ed_at"):
                 assert kind == "time", column
 

@@ -29,7 +29,7 @@ def local(iso: str) -> datetime:
 
 def assert_row_equal(report, row, cells, columns):
     """A data-sheet row holds the report row: durations back to seconds within rounding, rates as
-    fractions, percentages ÷ 100, times as local wall times, tags joined."""
+    the fractions they are with a percentage format, times as local wall times, tags joined."""
     for name, value in row.items():
         cell = cells[columns[name] - 1]
         kind = definition(report.spec.report, name).kind
@@ -38,8 +38,9 @@ def assert_row_equal(report, row, cells, columns):
         elif kind == "duration":
             assert cell.number_format == "[h]:mm:ss" and isinstance(cell.value, timedelta), name
             assert cell.value.total_seconds() == pytest.approx(value, abs=1), name
-        elif kind == "pct":
-            assert cell.number_format == "0.0%" and cell.value == pytest.approx(value / 100), name
+        elif kind == "rate":
+            assert cell.number_format == "0.0%" and cell.value == pytest.approx(value), name
+            assert 0 <= value <= 1, name
         elif kind == "time" and isinstance(value, str):
             assert cell.value == local(value), name
         elif kind == "time":
@@ -128,7 +129,7 @@ def test_agents_beyond_the_thresholds_are_flagged(tmp_path):
 
 def test_queue_workbook_flags_service_level_and_shows_percentages(tmp_path):
     report = simulator_reports()["queue-performance"]
-    wb = workbook(report, tmp_path, thresholds={"service_level_below": 90, "abandon_rate_above": 0.05})
+    wb = workbook(report, tmp_path, thresholds={"service_level_below": 0.9, "abandon_rate_above": 0.05})
     assert wb.sheetnames == ["Summary", "Queues", "Definitions"]
     ws = wb["Queues"]
     columns = header_index(ws)
@@ -138,7 +139,7 @@ def test_queue_workbook_flags_service_level_and_shows_percentages(tmp_path):
     assert any(f.endswith("<0.9)") for f in formulas) and any(f.endswith(">0.05)") for f in formulas)
     summary = {row[0]: row[1] for row in wb["Summary"].iter_rows(values_only=True) if row[0]}
     abandoned, offered = (sum(report.table[c].to_pylist()) for c in ("calls_abandoned", "calls_offered"))
-    assert summary["Abandon rate"] == pytest.approx(abandoned / offered) and 0 <= summary["Service level"] <= 1
+    assert summary["Abandon rate"] == pytest.approx(abandoned / offered) and 0 <= summary["Service level %"] <= 1
 
 
 def test_an_interval_report_charts_the_trend(tmp_path):
@@ -223,4 +224,15 @@ def test_changed_settings_show_on_the_summary_that_the_definitions_point_to(tmp_
     assert summary["Settings"] == "short_abandon_s: 5; service_level_s: 30"
     formulas = {row[0]: row[5] for row in wb["Definitions"].iter_rows(min_row=2, values_only=True) if row[0]}
     assert "short_abandon_s setting" in formulas["short_abandoned"]
-    assert "service_level_s setting" in formulas["service_level_pct"]
+    assert "service_level_s setting" in formulas["service_level_rate"]
+
+
+def test_a_service_level_threshold_written_as_a_percentage_is_refused_with_the_fraction_to_write():
+    from pydantic import ValidationError
+
+    from ziwo_reports.connectors.files.options import Thresholds
+
+    with pytest.raises(ValidationError, match=r"service_level_below 80 looks like a percentage.*\(write 0\.8\)"):
+        Thresholds(service_level_below=80)
+    assert Thresholds(service_level_below=1).service_level_below == 1  # 100%: a fraction still
+    assert Thresholds().service_level_below == 0.8

@@ -21,12 +21,15 @@ ADDITIVE = {
         "calls_offered",
         "calls_answered",
         "calls_missed",
+        "abandoned_while_ringing",
+        "calls_unanswered",
         "outbound_calls",
         "calls_handled",
         "total_talk_time_s",
         "total_hold_time_s",
         "calls_put_on_hold",
         "total_wrap_up_time_s",
+        "wrap_up_estimated_legs",
         "transfers_out",
         "fcr_eligible",
         "fcr_resolved",
@@ -38,8 +41,12 @@ ADDITIVE = {
         "calls_answered",
         "calls_abandoned",
         "short_abandoned",
-        "calls_handled",
+        "abandoned_while_ringing",
+        "missed_legs",
         "total_talk_time_s",
+        "total_hold_time_s",
+        "total_wrap_up_time_s",
+        "transfers_out",
         "fcr_eligible",
         "fcr_resolved",
         "csat_responses",
@@ -116,3 +123,32 @@ def test_groups_reconcile_with_the_ungrouped_totals(warehouse, group_by, zone, d
     assert totals(grouped.table.to_pylist(), columns, everything) == totals(
         ungrouped.table.to_pylist(), columns, everything
     )
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(**common)
+def test_every_ring_is_answered_missed_or_abandoned_while_ringing(warehouse, zone, days_back, length, attribute_by):
+    """Each inbound leg that rang an agent is answered, the agent's miss, or the caller's hang-up
+    while it rang: never two of them, never none."""
+    rows = compute_report(warehouse, spec("agent-performance", zone, days_back, length, attribute_by)).table
+    rows = rows.to_pylist()
+    for row in rows:
+        assert row["calls_offered"] == row["calls_answered"] + row["calls_missed"] + row["abandoned_while_ringing"]
+        assert row["calls_unanswered"] == row["calls_missed"] + row["abandoned_while_ringing"]
+    assert sum(row["abandoned_while_ringing"] for row in rows) > 0 and sum(row["calls_missed"] for row in rows) > 0
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(**common)
+def test_queue_columns_count_visits(warehouse, zone, days_back, length, attribute_by):
+    """Every count of the queue report is one of visits: none exceeds the visits offered, the answered
+    ones carry the handle time, and the abandoned ones include those abandoned while ringing."""
+    rows = compute_report(warehouse, spec("queue-performance", zone, days_back, length, attribute_by)).table
+    for row in rows.to_pylist():
+        assert row["calls_answered"] + row["calls_abandoned"] <= row["calls_offered"]
+        assert row["abandoned_while_ringing"] <= row["calls_abandoned"]
+        assert row["transfers_out"] <= row["calls_answered"] and row["calls_put_on_hold"] <= row["calls_answered"]
+        assert row["fcr_eligible"] <= row["calls_answered"] and row["csat_responses"] <= row["calls_answered"]
+        if row["calls_answered"]:
+            handle = row["total_talk_time_s"] + row["total_hold_time_s"] + row["total_wrap_up_time_s"]
+            assert row["avg_handle_time_s"] == pytest.approx(handle / row["calls_answered"])

@@ -53,22 +53,24 @@ def test_a_readable_table_on_the_terminal(db):
     assert result.returncode == 0, result.stderr
     assert "agent-performance 2026-11-10T00:00:00+04:00 .. 2026-11-11T00:00:00+04:00" in result.stdout
     amal = next(line for line in result.stdout.splitlines() if "Amal A" in line)
-    # offered, answered, missed, outbound, handled; avg talk 2:30; AHT 3:17; FCR 100%; CSAT 5.00
-    assert [cell.strip() for cell in amal.split("│")[2:7]] == ["3", "2", "1", "1", "3"]
+    # offered, answered, missed, abandoned while ringing, outbound, handled; avg talk 2:30; AHT 3:17;
+    # FCR 100%; CSAT 5.00
+    assert [cell.strip() for cell in amal.split("│")[2:8]] == ["3", "2", "1", "0", "1", "3"]
     assert "2:30" in amal and "3:17" in amal and "100.0%" in amal and "5.00" in amal
 
 
 def test_csv_and_json_carry_every_column(db, tmp_path):
     result = run(db, "--format", "csv", "--group-by", "team")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["group_name"], r["calls_handled"]) for r in rows] == [("Alpha", "5"), ("Beta", "2")]
+    assert [(r["group_name"], r["calls_handled"]) for r in rows] == [("Alpha", "6"), ("Beta", "2")]  # K12a: B, Alpha
     assert rows[0]["period_start"] == "2026-11-10T00:00:00+04:00" and rows[0]["timezone"] == "Asia/Dubai"
     out = tmp_path / "queues.json"
     written = run(db, "--report", "queue-performance", "--format", "json", "--out", str(out))
     assert written.returncode == 0 and str(out) in written.stdout
     document = json.loads(out.read_text())
     assert document["window"] == {"start": "2026-11-10T00:00:00+04:00", "end": "2026-11-11T00:00:00+04:00"}
-    assert {r["group_name"]: r["calls_abandoned"] for r in document["rows"]} == {"Support": 2, "Sales": 1}
+    # Support: K3, K4, K11 and K14's second visit; Sales: K10
+    assert {r["group_name"]: r["calls_abandoned"] for r in document["rows"]} == {"Support": 4, "Sales": 1}
     details = run(db, "--report", "call-details", "--format", "csv", "--tag", "vip")
     (leg,) = list(csv.DictReader(io.StringIO(details.stdout)))
     assert leg["call_id"] == "c1" and leg["tags"] == "vip" and leg["started_at_local"] == "2026-11-10T10:00:00+04:00"

@@ -134,25 +134,27 @@ def test_call_details_round_trip(db, warehouse):
 
 def test_schema_evolution_adds_a_new_column_or_fails_naming_it(db, warehouse):
     report = golden.report_of(warehouse)
-    older = dataclasses.replace(report, table=report.table.drop_columns(["csat_pct", "csat_avg"]))
+    older = dataclasses.replace(report, table=report.table.drop_columns(["csat_top2_rate", "csat_avg"]))
     assert not deliver_report(older, db.options("evolving"), ledger(warehouse), run_id="r1", source="t").failed
-    assert "csat_pct" not in db.table("evolving").c
+    assert "csat_top2_rate" not in db.table("evolving").c
 
     refused = deliver_report(
         report, db.options("evolving", schema_evolution="fail"), ledger(warehouse), run_id="r2", source="t"
     )
     assert refused.failed and len(refused.failed) == len(refused.plan.items)
     error = refused.failed[0].error
-    assert "csat_avg, csat_pct" in error and "schema_evolution" in error and "\n" not in error
-    assert "csat_pct" not in db.table("evolving").c, "nothing changed"
-    assert any("lacks the report's column(s) csat_avg, csat_pct" in str(r.get("note")) for r in refused.plan.requests)
+    assert "csat_avg, csat_top2_rate" in error and "schema_evolution" in error and "\n" not in error
+    assert "csat_top2_rate" not in db.table("evolving").c, "nothing changed"
+    assert any(
+        "lacks the report's column(s) csat_avg, csat_top2_rate" in str(r.get("note")) for r in refused.plan.requests
+    )
 
     added = deliver_report(report, db.options("evolving"), ledger(warehouse), run_id="r3", source="t")
     assert not added.failed
-    assert {"csat_pct", "csat_avg"} <= set(db.table("evolving").c.keys())
-    pct = {r["row_key"]: r["csat_pct"] for r in db.rows("evolving")}
-    expected = dict(zip(row_keys(report).to_pylist(), report.table["csat_pct"].to_pylist(), strict=True))
-    assert {k: v if v is None else round(float(v), 4) for k, v in pct.items()} == {
+    assert {"csat_top2_rate", "csat_avg"} <= set(db.table("evolving").c.keys())
+    top2 = {r["row_key"]: r["csat_top2_rate"] for r in db.rows("evolving")}
+    expected = dict(zip(row_keys(report).to_pylist(), report.table["csat_top2_rate"].to_pylist(), strict=True))
+    assert {k: v if v is None else round(float(v), 4) for k, v in top2.items()} == {
         k: v if v is None else round(v, 4) for k, v in expected.items()
     }
     assert db.count("evolving") == 9

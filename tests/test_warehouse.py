@@ -52,6 +52,7 @@ def test_migrations_create_every_table_once(tmp_path):
         (5, "005_listing_checks"),
         (6, "006_deliveries"),
         (7, "007_workflow_cursors"),
+        (8, "008_repeat_kinds"),
     ]
     with Warehouse(path) as again:
         assert again.migrate() == []

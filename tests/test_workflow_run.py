@@ -106,7 +106,7 @@ def test_a_totals_condition_blocks_the_send(db, receiver):
 
 
 def test_a_totals_condition_lets_the_send_through(db, receiver):
-    result = run(report_workflow(receiver, "totals.calls_offered >= 8 and totals.csat_pct = 50"), db)
+    result = run(report_workflow(receiver, "totals.calls_offered >= 8 and totals.csat_top2_rate = 0.5"), db)
     assert (result.seen, result.kept) == (3, 3)
     assert len(receiver.events(PATH)) == 3 and len(ledger(db)) == 3
 

@@ -31,7 +31,7 @@ trigger:
   schedule: {cron: "0 6 * * *", timezone: Asia/Dubai}
 operation:
   report: {report: queue-performance, rolling_date: yesterday, timezone: Asia/Dubai}
-conditions: totals.service_level_pct < 80
+conditions: totals.service_level_rate < 0.8
 deliveries:
   - {type: webhook, url: "https://hooks.example.com/ziwo"}
 """
@@ -180,11 +180,15 @@ def test_empty_settings_read_as_none_and_targets_per_type():
 def test_columns_come_from_the_real_reports():
     queue = parse_workflow(edited())
     columns = operation_columns(queue)
-    assert {"service_level_pct", "asa_s", "calls_abandoned", "totals.service_level_pct", "totals.calls_offered"} <= set(
-        columns
-    )
+    assert {
+        "service_level_rate",
+        "asa_s",
+        "calls_abandoned",
+        "totals.service_level_rate",
+        "totals.calls_offered",
+    } <= set(columns)
     agents = parse_workflow(edited(operation={"report": {"report": "agent-performance"}}))
-    assert "avg_handle_time_s" in operation_columns(agents) and "service_level_pct" not in operation_columns(agents)
+    assert "avg_handle_time_s" in operation_columns(agents) and "service_level_rate" not in operation_columns(agents)
     call = parse_workflow(edited(trigger={"after_call": {}}, operation={"call": {}}))
     call_columns = operation_columns(call)
     assert {"duration_s", "tags", "caller_number", "agent_name", "queue_name"} <= set(call_columns)
@@ -199,14 +203,21 @@ def test_columns_come_from_the_real_reports():
         (
             {"report": {"report": "agent-performance"}},
             None,
-            "service_level_pct < 80",
-            'condition on "service_level_pct": unknown field; known fields: ',
+            "service_level_rate < 80",
+            'condition on "service_level_rate": unknown field; known fields: ',
         ),
         (
             {"report": {"report": "agent-performance"}},
             None,
-            "totals.service_level_pct < 80",
-            'condition on "totals.service_level_pct": unknown field',
+            "totals.service_level_rate < 0.8",
+            'condition on "totals.service_level_rate": unknown field',
+        ),
+        (  # a name from before every ratio became a fraction says what it is now
+            {"report": {"report": "agent-performance"}},
+            None,
+            "totals.csat_pct < 80",
+            'condition on "totals.csat_pct": unknown field (totals.csat_pct was renamed: now '
+            "totals.csat_top2_rate, a fraction 0..1 (0.8 is 80%)); known fields: ",
         ),
         (
             {"report": {"report": "queue-performance"}},

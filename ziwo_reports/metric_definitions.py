@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-#: id: a key; text, time (an instant or a period bound), count, duration (seconds), rate (0..1),
-#: pct (0..100), score (CSAT 1..5), flag (true/false).
-Kind = Literal["id", "text", "time", "count", "duration", "rate", "pct", "score", "flag"]
+#: id: a key; text, time (an instant or a period bound), count, duration (seconds), rate (every ratio:
+#: a fraction 0..1, named `*_rate`, shown as a percentage), score (CSAT 1..5), flag (true/false).
+Kind = Literal["id", "text", "time", "count", "duration", "rate", "score", "flag"]
 KINDS: tuple[Kind, ...] = Kind.__args__  # type: ignore[attr-defined]
 
 
@@ -35,7 +35,20 @@ _COMMON: dict[str, tuple[str, Kind, str]] = {
     "calls_missed": (
         "Calls missed",
         "count",
-        "Inbound legs that rang the agent and have no answered_at (a caller hanging up while it rang included).",
+        "Inbound legs that rang the agent and that nobody answered, the caller not hanging up first: the ring "
+        "timed out (result timeout) or the agent rejected it (hangup cause CALL_REJECTED or USER_BUSY, or ended "
+        "by the agent).",
+    ),
+    "abandoned_while_ringing": (
+        "Abandoned while ringing",
+        "count",
+        "Inbound legs that rang the agent and that nobody answered because the caller hung up first "
+        "(result cancel, not ended by the agent, hangup cause not CALL_REJECTED or USER_BUSY).",
+    ),
+    "calls_unanswered": (
+        "Calls unanswered",
+        "count",
+        "calls_missed + abandoned_while_ringing: inbound legs that rang the agent and that nobody answered.",
     ),
     "outbound_calls": ("Outbound calls", "count", "Outbound legs of the agent."),
     "calls_handled": ("Calls handled", "count", "Legs the agent handled, inbound or outbound."),
@@ -49,7 +62,19 @@ _COMMON: dict[str, tuple[str, Kind, str]] = {
         "total_hold_time_s ÷ calls_put_on_hold (hold average 'held'; or ÷ calls_handled, 'handled').",
     ),
     "longest_hold_s": ("Longest hold", "duration", "Largest hold_time_s of a handled leg."),
-    "total_wrap_up_time_s": ("Total wrap-up time", "duration", "Sum of the wrap-up of handled legs."),
+    "total_wrap_up_time_s": (
+        "Total wrap-up time",
+        "duration",
+        "Sum of the wrap-up of handled legs: recorded, else (wrap-up fallback 'configured') the agent's "
+        "configured wrap-up time, else 0.",
+    ),
+    "avg_wrap_up_time_s": ("Average wrap-up time", "duration", "total_wrap_up_time_s ÷ calls_handled."),
+    "wrap_up_estimated_legs": (
+        "Wrap-up estimated (legs)",
+        "count",
+        "Handled legs without a recorded wrap-up whose wrap-up is the agent's configured time (wrap-up "
+        "fallback 'configured'; 0 with 'none').",
+    ),
     "avg_handle_time_s": (
         "Average handle time (AHT)",
         "duration",
@@ -77,7 +102,7 @@ _COMMON: dict[str, tuple[str, Kind, str]] = {
     "fcr_rate": ("FCR rate", "rate", "fcr_resolved ÷ (fcr_eligible − fcr_pending)."),
     "csat_responses": ("CSAT responses", "count", "Contacts with a survey score, credited to the group."),
     "csat_avg": ("CSAT average", "score", "Average score (1–5) of those contacts."),
-    "csat_pct": ("CSAT % (4–5)", "pct", "100 × those scoring 4 or 5 ÷ csat_responses."),
+    "csat_top2_rate": ("CSAT % (4–5)", "rate", "Those scoring 4 or 5 ÷ csat_responses."),
 }
 
 # Where queue-performance counts visits (a contact's stay in a queue) instead of agent legs.
@@ -89,7 +114,8 @@ _QUEUE: dict[str, tuple[str, Kind, str]] = {
     "calls_abandoned": (
         "Calls abandoned",
         "count",
-        "Visits nobody answered whose last leg there has result 'cancel' (in the queue or while ringing).",
+        "Visits nobody answered whose last leg there the caller hung up (result 'cancel', not an agent's "
+        "reject): in the queue or while ringing.",
     ),
     "short_abandoned": (
         "Short abandons",
@@ -97,10 +123,10 @@ _QUEUE: dict[str, tuple[str, Kind, str]] = {
         "Abandoned visits with a wait under the short_abandon_s setting (10 s unless the Summary says otherwise).",
     ),
     "abandon_rate": ("Abandon rate", "rate", "calls_abandoned ÷ calls_offered."),
-    "service_level_pct": (
+    "service_level_rate": (
         "Service level %",
-        "pct",
-        "100 × answered visits with a wait of at most the service_level_s setting (20 s unless the Summary "
+        "rate",
+        "Answered visits with a wait of at most the service_level_s setting (20 s unless the Summary "
         "says otherwise) ÷ "
         "(calls_answered + calls_abandoned − short_abandoned).",
     ),
@@ -111,8 +137,64 @@ _QUEUE: dict[str, tuple[str, Kind, str]] = {
     ),
     "avg_wait_s": ("Average wait", "duration", "Average wait of all visits."),
     "longest_wait_s": ("Longest wait", "duration", "Longest wait of all visits."),
-    "calls_missed": ("Calls missed", "count", "The queue's inbound legs that rang an agent and were not answered."),
-    "calls_handled": ("Calls handled", "count", "The queue's inbound legs an agent handled."),
+    "abandoned_while_ringing": (
+        "Abandoned while ringing",
+        "count",
+        "Abandoned visits whose caller hung up while an agent's phone rang.",
+    ),
+    "missed_legs": (
+        "Missed rings (legs)",
+        "count",
+        "Legs of the visits that rang an agent who missed them (the ring timed out or the agent rejected it): "
+        "counted in legs, as a visit can ring several agents.",
+    ),
+    "total_talk_time_s": ("Total talk time", "duration", "Sum of talk_time_s over the visits' handled legs."),
+    "avg_talk_time_s": ("Average talk time", "duration", "total_talk_time_s ÷ calls_answered."),
+    "total_hold_time_s": ("Total hold time", "duration", "Sum of hold_time_s over the visits' handled legs."),
+    "calls_put_on_hold": ("Calls put on hold", "count", "Answered visits with hold_time_s > 0 on a handled leg."),
+    "avg_hold_time_s": (
+        "Average hold time",
+        "duration",
+        "total_hold_time_s ÷ calls_put_on_hold (hold average 'held'; or ÷ calls_answered, 'handled').",
+    ),
+    "longest_hold_s": ("Longest hold", "duration", "Largest hold_time_s of a handled leg of the visits."),
+    "total_wrap_up_time_s": (
+        "Total wrap-up time",
+        "duration",
+        "Sum of the wrap-up of the visits' handled legs: recorded, else (wrap-up fallback 'configured') the "
+        "agent's configured wrap-up time, else 0.",
+    ),
+    "avg_wrap_up_time_s": ("Average wrap-up time", "duration", "total_wrap_up_time_s ÷ calls_answered."),
+    "wrap_up_estimated_legs": (
+        "Wrap-up estimated (legs)",
+        "count",
+        "Handled legs of the visits whose wrap-up is the agent's configured time (counted in legs; 0 with "
+        "wrap-up fallback 'none').",
+    ),
+    "avg_handle_time_s": (
+        "Average handle time (AHT)",
+        "duration",
+        "(total_talk_time_s + total_hold_time_s + total_wrap_up_time_s) ÷ calls_answered: per answered visit.",
+    ),
+    "transfers_out": ("Transfers out", "count", "Answered visits an agent transferred onward."),
+    "transfer_rate": ("Transfer rate", "rate", "transfers_out ÷ calls_answered."),
+    "fcr_eligible": (
+        "FCR eligible",
+        "count",
+        "Visits holding a contact's first answered inbound leg (its FCR leg), caller number not withheld.",
+    ),
+    "fcr_resolved": ("FCR resolved", "count", "Of those visits, the contacts resolved."),
+    "fcr_pending": (
+        "FCR pending",
+        "count",
+        "Of those visits, the contacts whose FCR window reaches past the data the warehouse holds.",
+    ),
+    "csat_responses": (
+        "CSAT responses",
+        "count",
+        "Visits holding the leg a contact's survey score is credited to.",
+    ),
+    "csat_avg": ("CSAT average", "score", "Average score (1–5) of those visits' contacts."),
 }
 
 # call-details: one row per leg, the warehouse's columns (docs/warehouse.md).
@@ -141,7 +223,13 @@ _CALL: dict[str, tuple[str, Kind, str]] = {
     "wrap_up_time_s": (
         "Wrap-up time",
         "duration",
-        "The leg's own wrap-up when Ziwo recorded one, else the agent's configured wrap-up, else 0.",
+        "The leg's own wrap-up when Ziwo recorded one, else (wrap-up fallback 'configured') the agent's "
+        "configured wrap-up, else 0.",
+    ),
+    "wrap_up_estimated": (
+        "Wrap-up estimated",
+        "flag",
+        "wrap_up_time_s is the agent's configured wrap-up, not one Ziwo recorded for the leg.",
     ),
     "result": ("Result", "text", "answered, timeout (the agent did not pick up), cancel (the caller hung up first), …"),
     "hangup_cause": ("Hang-up cause", "text", "FreeSWITCH cause; ATTENDED_TRANSFER or BLIND_TRANSFER for a transfer."),
@@ -166,6 +254,21 @@ _BY_REPORT: dict[str, dict[str, tuple[str, Kind, str]]] = {
 def known_columns() -> list[str]:
     """Every column of every report, sorted."""
     return sorted({column for columns in _BY_REPORT.values() for column in columns})
+
+
+#: Columns renamed when every ratio became a fraction (issue 16): old name -> what to write instead.
+#: Errors about an unknown column or field name the new one.
+RENAMED: dict[str, str] = {
+    "service_level_pct": "service_level_rate, a fraction 0..1 (0.8 is 80%)",
+    "csat_pct": "csat_top2_rate, a fraction 0..1 (0.8 is 80%)",
+}
+
+
+def renamed_hint(name: str) -> str:
+    """' (renamed: ...)' for a column or a `totals.` field that was renamed, else ''."""
+    prefix, _, column = name.rpartition(".")
+    new = RENAMED.get(column)
+    return f" ({name} was renamed: now {prefix + '.' if prefix else ''}{new})" if new else ""
 
 
 class UndefinedColumnError(KeyError):
@@ -194,20 +297,18 @@ def describe(report: str, column: str) -> Definition:
     try:
         return definition(report, column)
     except UndefinedColumnError:
-        kinds: dict[str, Kind] = {"_s": "duration", "_rate": "rate", "_pct": "pct", "_at": "time", "_id": "id"}
+        kinds: dict[str, Kind] = {"_s": "duration", "_rate": "rate", "_at": "time", "_id": "id"}
         kind = next((k for suffix, k in kinds.items() if column.endswith(suffix)), "text")
         return Definition(column, column.replace("_", " ").capitalize(), kind, "(no definition yet)")
 
 
 def format_value(value: Any, kind: Kind) -> str:
-    """A value as people read it (the terminal, e-mails): durations m:ss or h:mm:ss, rates and
-    percentages with %, counts with thousands separators, NULL as –."""
+    """A value as people read it (the terminal, e-mails): durations m:ss or h:mm:ss, rates
+    (fractions) as percentages, counts with thousands separators, NULL as –."""
     if value is None:
         return "–"
     if kind == "rate":
         return f"{100 * value:.1f}%"
-    if kind == "pct":
-        return f"{value:.1f}%"
     if kind == "duration" and isinstance(value, int | float):
         seconds = round(value)
         hours, rest = divmod(seconds, 3600)

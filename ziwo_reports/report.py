@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ziwo_reports.connectors.ziwo.assumptions import TRANSFER_CAUSES
+from ziwo_reports.connectors.ziwo.assumptions import AGENT_REJECT_CAUSES, CALLER_ABANDON_RESULT, TRANSFER_CAUSES
 from ziwo_reports.contacts import check_contacts
 from ziwo_reports.report_model import Report, ReportSpec, ReportSpecError, iso_times, report_window
 from ziwo_reports.timewindows import ReportZone, Window, intervals, period_lookup
@@ -32,7 +32,7 @@ def check_instance(warehouse: Warehouse, instance: str | None) -> None:
 
 _FRAGMENTS: dict[str, tuple[str, ...]] = {
     "agent-performance": ("report_intervals", "report_legs", "agent_metrics"),
-    "queue-performance": ("report_intervals", "report_legs", "agent_metrics", "queue_metrics"),
+    "queue-performance": ("report_intervals", "report_legs", "queue_metrics"),
     "call-details": ("report_intervals", "report_legs"),
 }
 _FINAL = {
@@ -101,8 +101,9 @@ def compute_report(
         **_period_params(window, spec, zone),
         "attribute_by": settings.attribute_by,
         "group_by": spec.group_by,
-        "queue_legs_only": spec.report == "queue-performance",
         "transfer_causes": list(TRANSFER_CAUSES),
+        "caller_abandon_result": CALLER_ABANDON_RESULT,
+        "reject_causes": list(AGENT_REJECT_CAUSES),
         "agent_ids": filters.agent_ids,
         "team_ids": filters.team_ids,
         "queue_ids": filters.queue_ids,
@@ -114,8 +115,10 @@ def compute_report(
         "horizon": horizon,
         "fcr_window_s": int(settings.fcr_window.total_seconds()),
         "fcr_source": settings.fcr_source,
+        "fcr_repeat": settings.fcr_repeat,
         "csat_credit": settings.csat_credit,
         "hold_average": settings.hold_average,
+        "wrap_up_fallback": settings.wrap_up_fallback,
         "short_abandon_s": settings.short_abandon_s,
         "service_level_s": settings.service_level_s,
     }

@@ -143,6 +143,12 @@ class MetricSettings(BaseModel):
         title="FCR source",
         description="What resolves a contact: no repeat call, a resolving disposition, or both.",
     )
+    fcr_repeat: Literal["any", "queue", "agent"] = Field(
+        default="queue",
+        title="FCR repeat",
+        description="Which call back unresolves a contact: any inbound call (an IVR hang-up too), one that "
+        "reached a queue, or one an agent answered.",
+    )
     resolved_dispositions: list[str] = Field(
         default=["Resolved", "Information provided"],
         title="Resolved dispositions",
@@ -152,6 +158,12 @@ class MetricSettings(BaseModel):
         default="last",
         title="CSAT credit",
         description="CSAT goes to the last (or first) agent who handled the contact.",
+    )
+    wrap_up_fallback: Literal["configured", "none"] = Field(
+        default="configured",
+        title="Wrap-up without a record",
+        description="A handled leg without a recorded wrap-up takes the agent's configured wrap-up time "
+        "(configured), or none (0 s); wrap_up_estimated_legs counts the legs that took it.",
     )
     short_abandon_s: Seconds = Field(
         default=10,

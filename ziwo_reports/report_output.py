@@ -15,15 +15,16 @@ from ziwo_reports.report_model import Report
 TERMINAL_COLUMNS: dict[str, Sequence[tuple[str, str]]] = {
     "agent-performance": (
         ("calls_offered", "offered"), ("calls_answered", "answered"), ("calls_missed", "missed"),
-        ("outbound_calls", "outbound"), ("calls_handled", "handled"), ("avg_talk_time_s", "avg talk"),
+        ("abandoned_while_ringing", "ring ab."), ("outbound_calls", "outbound"), ("calls_handled", "handled"),
+        ("avg_talk_time_s", "avg talk"),
         ("avg_hold_time_s", "avg hold"), ("avg_handle_time_s", "AHT"), ("transfer_rate", "transfer"),
-        ("fcr_rate", "FCR"), ("csat_avg", "CSAT"), ("csat_pct", "CSAT 4-5"),
+        ("fcr_rate", "FCR"), ("csat_avg", "CSAT"), ("csat_top2_rate", "CSAT 4-5"),
     ),
     "queue-performance": (
         ("calls_offered", "offered"), ("calls_answered", "answered"), ("calls_abandoned", "abandoned"),
-        ("short_abandoned", "short ab."), ("abandon_rate", "abandon"), ("service_level_pct", "SL"),
+        ("short_abandoned", "short ab."), ("abandon_rate", "abandon"), ("service_level_rate", "SL"),
         ("asa_s", "ASA"), ("avg_wait_s", "avg wait"), ("longest_wait_s", "longest"),
-        ("avg_handle_time_s", "AHT"), ("fcr_rate", "FCR"), ("csat_pct", "CSAT 4-5"),
+        ("avg_handle_time_s", "AHT"), ("fcr_rate", "FCR"), ("csat_top2_rate", "CSAT 4-5"),
     ),
     "call-details": (
         ("started_at_local", "started"), ("direction", "direction"), ("caller_number", "caller"),

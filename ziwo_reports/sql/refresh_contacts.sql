@@ -28,8 +28,8 @@ CREATE OR REPLACE TEMP TABLE fresh_contacts AS
 WITH
 contact_legs AS (
     SELECT
-        instance, contact_id, call_id, direction, caller_number, caller_digits, started_at, answered_at, ended_at,
-        survey_score, disposition,
+        instance, contact_id, call_id, direction, caller_number, caller_digits, queue_id, started_at, answered_at,
+        ended_at, survey_score, disposition,
         agent_id IS NOT NULL AND answered_at IS NOT NULL AS handled
     FROM calls
     SEMI JOIN touched_contacts USING (instance, contact_id)
@@ -49,6 +49,11 @@ contact_summary AS (
         min(started_at) AS started_at,
         max(ended_at) AS ended_at,
         min(started_at) FILTER (WHERE call_id = contact_id AND direction = 'inbound') AS repeat_start,
+        -- the same call back, when it reached a queue; when an agent answered it
+        CASE WHEN bool_or(direction = 'inbound' AND queue_id IS NOT NULL)
+            THEN min(started_at) FILTER (WHERE call_id = contact_id AND direction = 'inbound') END AS queue_repeat_start,
+        CASE WHEN bool_or(direction = 'inbound' AND handled)
+            THEN min(started_at) FILTER (WHERE call_id = contact_id AND direction = 'inbound') END AS agent_repeat_start,
         arg_min(call_id, answered_at) FILTER (WHERE direction = 'inbound' AND handled) AS fcr_leg,
         arg_min(call_id, answered_at) FILTER (WHERE handled) AS first_handled_leg,
         arg_max(call_id, answered_at) FILTER (WHERE handled) AS last_handled_leg,
@@ -79,31 +84,63 @@ WHERE contacts.instance = touched.instance AND contacts.contact_id = touched.con
   AND contacts.started_at >= $span_from::TIMESTAMPTZ AND contacts.started_at < $span_until::TIMESTAMPTZ;
 
 INSERT INTO contacts BY NAME
-SELECT *, NULL::TIMESTAMPTZ AS next_repeat_start FROM fresh_contacts
+SELECT
+    *, NULL::TIMESTAMPTZ AS next_repeat_start, NULL::TIMESTAMPTZ AS next_queue_repeat_start,
+    NULL::TIMESTAMPTZ AS next_agent_repeat_start
+FROM fresh_contacts
 ORDER BY started_at;  -- in time order, so a report's scan of a few days skips the rest
 
 -- Every contact of those callers gets its next call back again: the first repeat_start of the
--- same caller after its end.
+-- same caller after its end; and of each kind, the first queue_repeat_start and agent_repeat_start.
 -- A caller is told by number_key: an integer is quick to find among every contact, where the
 -- text would be read for each. (Two callers sharing a 64-bit key: about one chance in 300,000 for
 -- 10 million callers.)
 CREATE OR REPLACE TEMP TABLE next_call_backs AS
 WITH
 same_callers AS (
-    SELECT rowid AS row_id, number_key, ended_at, repeat_start, next_repeat_start
+    SELECT
+        rowid AS row_id, number_key, ended_at, repeat_start, queue_repeat_start, agent_repeat_start,
+        next_repeat_start, next_queue_repeat_start, next_agent_repeat_start
     FROM contacts
     WHERE number_key IN (SELECT number_key FROM touched_numbers)
 ),
 
 call_backs AS (
     SELECT number_key, repeat_start FROM same_callers WHERE repeat_start IS NOT NULL
+),
+
+queue_call_backs AS (
+    SELECT number_key, queue_repeat_start FROM same_callers WHERE queue_repeat_start IS NOT NULL
+),
+
+agent_call_backs AS (
+    SELECT number_key, agent_repeat_start FROM same_callers WHERE agent_repeat_start IS NOT NULL
 )
 
-SELECT contact.row_id, contact.next_repeat_start AS held_start, call_back.repeat_start AS next_start
+SELECT
+    contact.row_id,
+    contact.next_repeat_start AS held_start,
+    call_back.repeat_start AS next_start,
+    contact.next_queue_repeat_start AS held_queue_start,
+    queue_call_back.queue_repeat_start AS next_queue_start,
+    contact.next_agent_repeat_start AS held_agent_start,
+    agent_call_back.agent_repeat_start AS next_agent_start
 FROM same_callers AS contact
 ASOF LEFT JOIN call_backs AS call_back
     ON call_back.number_key = contact.number_key
-   AND call_back.repeat_start > contact.ended_at;
+   AND call_back.repeat_start > contact.ended_at
+ASOF LEFT JOIN queue_call_backs AS queue_call_back
+    ON queue_call_back.number_key = contact.number_key
+   AND queue_call_back.queue_repeat_start > contact.ended_at
+ASOF LEFT JOIN agent_call_backs AS agent_call_back
+    ON agent_call_back.number_key = contact.number_key
+   AND agent_call_back.agent_repeat_start > contact.ended_at;
+
+-- Only the contacts whose next call back of some kind moved.
+DELETE FROM next_call_backs
+WHERE next_start IS NOT DISTINCT FROM held_start
+  AND next_queue_start IS NOT DISTINCT FROM held_queue_start
+  AND next_agent_start IS NOT DISTINCT FROM held_agent_start;
 
 -- The contacts whose legs' credits change (sql/refresh_leg_credits.sql): those built again, and
 -- those with a new next call back.
@@ -112,10 +149,12 @@ SELECT instance, contact_id, started_at FROM fresh_contacts
 UNION
 SELECT contacts.instance, contacts.contact_id, contacts.started_at
 FROM contacts
-JOIN next_call_backs AS later ON contacts.rowid = later.row_id
-WHERE later.next_start IS DISTINCT FROM later.held_start;
+JOIN next_call_backs AS later ON contacts.rowid = later.row_id;
 
 UPDATE contacts
-SET next_repeat_start = later.next_start
+SET
+    next_repeat_start = later.next_start,
+    next_queue_repeat_start = later.next_queue_start,
+    next_agent_repeat_start = later.next_agent_start
 FROM next_call_backs AS later
-WHERE contacts.rowid = later.row_id AND later.next_start IS DISTINCT FROM later.held_start;
+WHERE contacts.rowid = later.row_id;

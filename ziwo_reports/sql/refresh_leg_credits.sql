@@ -7,7 +7,7 @@
 CREATE OR REPLACE TEMP TABLE changed_credits AS
 SELECT
     instance, contact_id, fcr_leg, first_handled_leg, last_handled_leg, national_number IS NOT NULL AS caller_known,
-    ended_at, next_repeat_start, survey_score, array_to_string(dispositions, chr(31)) AS dispositions
+    ended_at, next_repeat_start, next_queue_repeat_start, next_agent_repeat_start, survey_score, array_to_string(dispositions, chr(31)) AS dispositions
 FROM contacts
 SEMI JOIN changed_contacts USING (instance, contact_id)
 WHERE started_at >= $span_from::TIMESTAMPTZ AND started_at < $span_until::TIMESTAMPTZ;
@@ -20,6 +20,8 @@ SET
     contact_caller_known = contact.caller_known,
     contact_ended_at = contact.ended_at,
     contact_next_repeat_start = contact.next_repeat_start,
+    contact_next_queue_repeat_start = contact.next_queue_repeat_start,
+    contact_next_agent_repeat_start = contact.next_agent_repeat_start,
     contact_survey_score = contact.survey_score,
     contact_dispositions = contact.dispositions
 FROM changed_credits AS contact

@@ -34,7 +34,7 @@ The text form, parsed by a small tokenizer (never eval)::
     duration_s > 300
     tags contains complaint
     outcome = missed and caller_known = true
-    totals.service_level_pct < 80
+    totals.service_level_rate < 0.8
     queue_id in [1, 2]
     disposition is empty
     duration_s between 60 and 600
@@ -65,6 +65,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError
+
+from ziwo_reports.metric_definitions import renamed_hint
 
 Operator = Literal[
     "eq",
@@ -632,7 +634,7 @@ def _leaves(node: Condition | AllOf | AnyOf) -> Iterator[Condition]:
 def _field_kind(field: str, columns: Mapping[str, pa.DataType]) -> Kind:
     if field not in columns:
         known = ", ".join(sorted(columns)) or "none"
-        raise ConditionError(f"condition on {_show(field)}: unknown field; known fields: {known}")
+        raise ConditionError(f"condition on {_show(field)}: unknown field{renamed_hint(field)}; known fields: {known}")
     return kind_of_type(field, columns[field])
 
 
@@ -740,7 +742,9 @@ def _holds(node: Condition | AllOf | AnyOf, row: Mapping[str, Any]) -> bool:
         return any(_holds(member, row) for member in node.any)
     if node.field not in row:
         known = ", ".join(sorted(row)) or "none"
-        raise ConditionError(f"condition on {_show(node.field)}: unknown field; known fields: {known}")
+        raise ConditionError(
+            f"condition on {_show(node.field)}: unknown field{renamed_hint(node.field)}; known fields: {known}"
+        )
     actual = row[node.field]
     kind = _kind_of_value(node.field, actual)
     value = _fit(node.field, node.operator, kind, node.value)

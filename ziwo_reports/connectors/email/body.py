@@ -32,7 +32,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "queue-performance": (
         ("calls_offered", "Offered"), ("calls_answered", "Answered"), ("calls_abandoned", "Abandoned"),
-        ("abandon_rate", "Abandon"), ("service_level_pct", "SL"), ("asa_s", "ASA"),
+        ("abandon_rate", "Abandon"), ("service_level_rate", "SL"), ("asa_s", "ASA"),
         ("longest_wait_s", "Longest wait"), ("avg_handle_time_s", "AHT"),
     ),
     "call-details": (
@@ -47,7 +47,7 @@ _SHORT = {
     "avg_handle_time_s": "AHT",
     "csat_avg": "CSAT",
     "fcr_rate": "FCR",
-    "service_level_pct": "Service level",
+    "service_level_rate": "Service level",
     "abandon_rate": "Abandon rate",
 }
 
@@ -92,7 +92,7 @@ def _cell(value: Any, kind: Kind, zone) -> Cell:
         return Cell(value[:16].replace("T", " "))  # an ISO local time (started_at_local): to the minute
     if isinstance(value, list):
         return Cell("; ".join(str(v) for v in value))
-    numeric = kind in ("count", "duration", "rate", "pct", "score")
+    numeric = kind in ("count", "duration", "rate", "score")
     return Cell(format_value(value, kind), numeric=numeric)
 
 
@@ -125,7 +125,7 @@ def _rows_table(report: Report, table: pa.Table, flags: dict[str, pa.Array], pla
             lead.append(("period_start", "Period"))
     shown = [(name, header) for name, header in lead + columns if name in table.column_names]
     kinds = {name: describe(kind, name).kind for name, _ in shown}
-    headers = [(header, kinds[name] in ("count", "duration", "rate", "pct", "score")) for name, header in shown]
+    headers = [(header, kinds[name] in ("count", "duration", "rate", "score")) for name, header in shown]
     rows = []
     picked = table.take(pa.array(places, pa.int64())).to_pylist() if places else []
     for place, row in zip(places, picked, strict=True):

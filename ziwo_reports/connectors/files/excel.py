@@ -37,7 +37,6 @@ CALL_SHEET = "Calls"
 NUMBER_FORMATS: dict[Kind, str] = {
     "duration": "[h]:mm:ss",
     "rate": "0.0%",
-    "pct": "0.0%",
     "score": "0.00",
     "count": "#,##0",
     "id": "0",
@@ -50,7 +49,7 @@ _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _FLAG_FILL = PatternFill("solid", fgColor="FFC7CE", bgColor="FFC7CE")
 _FLAG_FONT = Font(color="9C0006")
 _MIN_WIDTH, _MAX_WIDTH = 6, 60
-_KIND_WIDTH = {"duration": 10, "rate": 8, "pct": 8, "score": 6, "time": 19, "flag": 6}
+_KIND_WIDTH = {"duration": 10, "rate": 8, "score": 6, "time": 19, "flag": 6}
 
 _RULES = THRESHOLD_RULES
 
@@ -107,8 +106,6 @@ def excel_columns(report: Report) -> list[SheetColumn]:
         elif pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(field.type):
             if kind == "duration":
                 values = pc.divide(pc.cast(values, pa.float64()), 86_400.0)
-            elif kind == "pct":
-                values = pc.divide(pc.cast(values, pa.float64()), 100.0)
         else:
             values, cell_type = pc.cast(values, pa.string()), "s"
         if cell_type == "s" and kind != "text":
@@ -325,7 +322,7 @@ def _definitions(ws: Any, columns: list[SheetColumn], report: Report) -> None:
     ws.append([])
     notes = (
         f"Times are wall-clock times in {report.zone.label} (Excel has no time zones); *_local keep the offset.",
-        "Durations are shown as [h]:mm:ss; rates and percentages as %. docs/metrics.md words every formula.",
+        "Durations are shown as [h]:mm:ss; rates (fractions 0..1) as %. docs/metrics.md words every formula.",
         "A ratio whose denominator is zero is empty, never zero.",
     )
     for note in notes:

@@ -23,14 +23,12 @@ class Total:
 
     name: str
     label: str
-    value: float | int | None  # durations in seconds, rates 0..1
+    value: float | int | None  # durations in seconds, rates 0..1 as their columns are
     kind: Kind
 
     @property
     def field_value(self) -> float | int | None:
-        """The value as conditions see it: rates 0..1, except `_pct` names, in percent as their columns are."""
-        if self.kind == "rate" and self.name.endswith("_pct") and self.value is not None:
-            return 100 * self.value
+        """The value as conditions see it: the column's unit (rates are fractions 0..1, like every ratio)."""
         return self.value
 
 
@@ -85,36 +83,39 @@ def totals(report: Report) -> list[Total]:
                 "score",
             ),
         ]
-    handled = _sum(t, "calls_handled")
+    # the queue report counts visits: an answered visit is its handled unit
+    queue = report.spec.report == "queue-performance"
+    handled = _sum(t, "calls_answered" if queue else "calls_handled")
     handle_time = _sum(t, "total_talk_time_s") + _sum(t, "total_hold_time_s") + _sum(t, "total_wrap_up_time_s")
     responses = _sum(t, "csat_responses")
     csat_points = pc.sum(pc.multiply(t["csat_avg"], t["csat_responses"])).as_py() or 0
-    csat_top = pc.sum(pc.multiply(t["csat_pct"], t["csat_responses"])).as_py() or 0
+    csat_top = pc.sum(pc.multiply(t["csat_top2_rate"], t["csat_responses"])).as_py() or 0
     result = [
         Total("calls_offered", "Calls offered", _sum(t, "calls_offered"), "count"),
         Total("calls_answered", "Calls answered", _sum(t, "calls_answered"), "count"),
     ]
-    if report.spec.report == "queue-performance":
+    if queue:
         answered, abandoned = _sum(t, "calls_answered"), _sum(t, "calls_abandoned")
-        # service_level_pct = 100 × in SL ÷ (answered + abandoned − short): weight by that denominator
+        # service_level_rate = in SL ÷ (answered + abandoned − short): weight by that denominator
         base = pc.subtract(pc.add(t["calls_answered"], t["calls_abandoned"]), t["short_abandoned"])
-        in_sl = pc.sum(pc.multiply(pc.divide(t["service_level_pct"], 100.0), base)).as_py() or 0
+        in_sl = pc.sum(pc.multiply(t["service_level_rate"], base)).as_py() or 0
         waited = pc.sum(pc.multiply(t["asa_s"], t["calls_answered"])).as_py() or 0
         result += [
             Total("calls_abandoned", "Calls abandoned", abandoned, "count"),
             Total("abandon_rate", "Abandon rate", _ratio(abandoned, _sum(t, "calls_offered")), "rate"),
-            Total("service_level_pct", "Service level", _ratio(in_sl, pc.sum(base).as_py() or 0), "rate"),
+            Total("service_level_rate", "Service level %", _ratio(in_sl, pc.sum(base).as_py() or 0), "rate"),
             Total("asa_s", "Average speed of answer (ASA)", _ratio(waited, answered), "duration"),
         ]
     resolved, eligible, pending = _sum(t, "fcr_resolved"), _sum(t, "fcr_eligible"), _sum(t, "fcr_pending")
+    if not queue:
+        result.append(Total("calls_handled", "Calls handled", handled, "count"))
     result += [
-        Total("calls_handled", "Calls handled", handled, "count"),
         Total("avg_handle_time_s", "Average handle time (AHT)", _ratio(handle_time, handled), "duration"),
         Total("transfer_rate", "Transfer rate", _ratio(_sum(t, "transfers_out"), handled), "rate"),
         Total("fcr_rate", "FCR rate", _ratio(resolved, eligible - pending), "rate"),
         Total("csat_responses", "CSAT responses", responses, "count"),
         Total("csat_avg", "CSAT average", _ratio(csat_points, responses), "score"),
-        Total("csat_pct", "CSAT % (4–5)", _ratio(csat_top / 100, responses), "rate"),
+        Total("csat_top2_rate", "CSAT % (4–5)", _ratio(csat_top, responses), "rate"),
     ]
     return result
 
@@ -133,7 +134,8 @@ def _handled_table(report: Report) -> tuple[pa.Table, str]:
         return pa.table({"key": key, "handled": pa.repeat(1, t.num_rows), "handle_s": handle}), "agent"
     handle = pc.add(pc.add(t["total_talk_time_s"], t["total_hold_time_s"]), t["total_wrap_up_time_s"])
     key = t["period_start"] if by_period else pc.fill_null(t["group_name"], "")
-    return pa.table({"key": key, "handled": t["calls_handled"], "handle_s": handle}), report.spec.group_by or "group"
+    handled = t["calls_answered"] if report.spec.report == "queue-performance" else t["calls_handled"]
+    return pa.table({"key": key, "handled": handled, "handle_s": handle}), report.spec.group_by or "group"
 
 
 def chart_series(report: Report) -> Series:

@@ -34,11 +34,11 @@ class Thresholds(BaseModel):
         default=0.7, ge=0, le=1, title="FCR below", description="Flag an FCR rate below this (0-1); None: no check."
     )
     service_level_below: float | None = Field(
-        default=80,
+        default=0.8,
         ge=0,
-        le=100,
-        title="Service level below (%)",
-        description="Queues: flag a service level below this percentage (0-100); None: no check.",
+        le=1,
+        title="Service level below",
+        description="Queues: flag a service level below this (0-1, as every rate: 0.8 is 80%); None: no check.",
     )
     abandon_rate_above: float | None = Field(
         default=None,
@@ -48,6 +48,17 @@ class Thresholds(BaseModel):
         description="Queues: flag an abandon rate above this (0-1); None (default): no check.",
     )
 
+    @field_validator("service_level_below", mode="before")
+    @classmethod
+    def _a_fraction(cls, value: object) -> object:
+        # It was a percentage (80) until every rate became a fraction: say so rather than "<= 1".
+        if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value <= 100:
+            raise ValueError(
+                f"service_level_below {value:g} looks like a percentage: it is a fraction 0-1 like every rate "
+                f"(write {value / 100:g})"
+            )
+        return value
+
 
 #: What each threshold checks, one place for Excel's red cells and the e-mail's flagged rows:
 #: (column, threshold field, comparison, factor from the threshold to Excel's stored cell value).
@@ -56,7 +67,7 @@ THRESHOLD_RULES: tuple[tuple[str, str, str, float], ...] = (
     ("avg_handle_time_s", "aht_above_s", ">", 1 / 86400),
     ("csat_avg", "csat_below", "<", 1),
     ("fcr_rate", "fcr_below", "<", 1),
-    ("service_level_pct", "service_level_below", "<", 1 / 100),
+    ("service_level_rate", "service_level_below", "<", 1),
     ("abandon_rate", "abandon_rate_above", ">", 1),
 )
 
@@ -66,10 +77,8 @@ def threshold_text(setting: str, limit: float) -> str:
     if setting == "aht_above_s":
         minutes, seconds = divmod(round(limit), 60)
         return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
-    if setting in ("fcr_below", "abandon_rate_above"):
+    if setting in ("fcr_below", "abandon_rate_above", "service_level_below"):
         return f"{limit:.0%}"
-    if setting == "service_level_below":
-        return f"{limit:g}%"
     return f"{limit:g}"
 
 

@@ -29,7 +29,7 @@ def write_parquet(report: Report, file: IO[bytes], *, generated_at: datetime | N
             column = pc.round(column).cast(pa.int64())
             field = field.with_type(pa.int64())
         columns.append(column)
-        unit = {"duration": "s", "rate": "fraction 0-1", "pct": "percent 0-100"}.get(meaning.kind, "")
+        unit = {"duration": "s", "rate": "fraction 0-1"}.get(meaning.kind, "")
         notes = {"label": meaning.label, "kind": meaning.kind, "formula": meaning.formula, "unit": unit}
         fields.append(field.with_metadata({k: v for k, v in notes.items() if v}))
     metadata = {METADATA_KEY: json.dumps(report_metadata(report, generated_at), ensure_ascii=False).encode()}

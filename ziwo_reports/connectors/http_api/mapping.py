@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from ziwo_reports.metric_definitions import renamed_hint
+
 Cast = Literal["string", "integer", "number", "boolean"]
 MetaField = Literal["report", "key", "instance", "timezone", "period_start", "period_end", "row_key"]
 META_FIELDS: tuple[str, ...] = MetaField.__args__  # type: ignore[attr-defined]
@@ -365,6 +367,7 @@ def compile_mapping(
             if spec.column not in known:
                 raise MappingError(
                     f"{where}: column {spec.column!r} is not a column of {_columns_text(report, columns)}"
+                    + renamed_hint(spec.column)
                 )
             if spec.join is not None and spec.column not in list_columns:
                 raise MappingError(f"{where}: join is for list columns ({', '.join(list_columns) or 'none here'})")

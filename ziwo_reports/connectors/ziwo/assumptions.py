@@ -53,6 +53,18 @@ RESULTS = {
     "failed": "the call could not be set up (outbound)",
 }
 
+#: Who ended a leg that rang an agent and was never answered, which decides whether the agent missed
+#: it or the caller abandoned it while it rang (docs/metrics.md, `calls_missed` and
+#: `abandoned_while_ringing`). The caller abandoned it when `result` is CALLER_ABANDON_RESULT
+#: ("cancel": the caller hung up first), unless `hangupBy` is "agent" or `hangupCause` is one of
+#: AGENT_REJECT_CAUSES (the agent's phone turned the call down). Everything else is the agent's:
+#: the ring timed out (`result` "timeout", cause NO_ANSWER), the agent rejected it, or the record
+#: says nothing clear. Ziwo's `result` for a rejected ring: not found. The causes are FreeSWITCH's
+#: (Ziwo runs on FreeSWITCH [VERTO]): CALL_REJECTED for a declined call, USER_BUSY for a busy or
+#: do-not-disturb phone.
+CALLER_ABANDON_RESULT = "cancel"
+AGENT_REJECT_CAUSES = ("CALL_REJECTED", "USER_BUSY")
+
 #: `hangupCause` values: FreeSWITCH hangup causes (Ziwo runs on FreeSWITCH/Verto [VERTO]).
 #: A leg the agent transferred onward ends with one of TRANSFER_CAUSES.
 HANGUP_CAUSES = (

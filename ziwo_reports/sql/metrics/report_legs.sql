@@ -8,8 +8,26 @@
 --                  local time
 --   passes         whether it passes the report's filters (NULL filter: no filter)
 --   handled        the agent connected on it (answered, inbound or outbound)
---   wrap_up_s      its after-call work: the leg's own, else the agent's configured wrap-up
---   is_*, contact_*  what its contact credits it with (migration 004, kept by the ingest)
+--   caller_hung_up nobody answered and the caller hung up first: result $caller_abandon_result,
+--                  not ended by the agent nor with one of $reject_causes (connectors/ziwo/assumptions.py)
+--   agent_missed   inbound, it rang the agent, nobody answered, and the caller did not hang up
+--                  first: the ring timed out or the agent rejected it
+--   ring_abandoned inbound, it rang the agent, nobody answered, and the caller hung up first
+--   wrap_up_s      its after-call work: the leg's own, else (a handled leg, $wrap_up_fallback =
+--                  'configured') the agent's configured wrap-up, else 0
+--   wrap_up_estimated  its wrap_up_s is the agent's configured time, not one Ziwo recorded
+--   is_*, contact_*  what its contact credits it with (migration 004, kept by the ingest), read as:
+--     fcr_status  on the contact's fcr leg (the first inbound leg an agent answered), else NULL.
+--                 NULL when not eligible (no national number: withheld or not a person's), else
+--                 'resolved', 'unresolved' or 'pending'. By repeat calls: unresolved when the same
+--                 national number calls back (an inbound contact starts that, by $fcr_repeat, is
+--                 any call, reached a queue, or an agent answered) in (contact end, end +
+--                 $fcr_window_s] and by $horizon (the data the warehouse holds); else pending when
+--                 that span reaches past $horizon; else resolved. By disposition: resolved when a
+--                 leg's disposition is one of $resolved_dispositions. 'both': resolved only when
+--                 both say so.
+--     csat_score  the contact's survey score, on its last (or, $csat_credit = 'first', its first)
+--                 leg an agent handled.
 -- Agent, team and queue names come from the reference tables (the queue's from the leg if unknown).
 
 agent_names AS (
@@ -29,14 +47,30 @@ window_legs AS (
         c.ring_time_s, c.talk_time_s, c.hold_time_s, c.result, c.hangup_cause, c.disposition,
         c.survey_score, c.tags,
         c.is_fcr_leg, c.is_first_handled_leg, c.is_last_handled_leg, c.contact_caller_known, c.contact_ended_at,
-        c.contact_next_repeat_start, c.contact_survey_score, c.contact_dispositions,
-        coalesce(c.wrap_up_time_s, a.wrap_up_time_s, 0) AS wrap_up_s,
+        -- the next call back of the kind that counts as a repeat ($fcr_repeat)
+        CASE $fcr_repeat
+            WHEN 'any' THEN c.contact_next_repeat_start
+            WHEN 'queue' THEN c.contact_next_queue_repeat_start
+            ELSE c.contact_next_agent_repeat_start
+        END AS contact_next_repeat_start,
+        c.contact_survey_score, c.contact_dispositions,
+        -- only a leg the agent connected on can have taken the agent's wrap-up time
+        c.wrap_up_time_s IS NULL AND $wrap_up_fallback = 'configured' AND a.wrap_up_time_s IS NOT NULL
+            AND c.agent_id IS NOT NULL AND c.answered_at IS NOT NULL AS wrap_up_estimated,
+        coalesce(c.wrap_up_time_s, CASE WHEN wrap_up_estimated THEN a.wrap_up_time_s END, 0) AS wrap_up_s,
         a.team_id,
         a.agent_name,
         a.team_name,
         CASE WHEN $attribute_by = 'end' THEN coalesce(c.ended_at, c.started_at) ELSE c.started_at END
             AS attributed_at,
         c.agent_id IS NOT NULL AND c.answered_at IS NOT NULL AS handled,
+        c.answered_at IS NULL AND c.result IS NOT DISTINCT FROM $caller_abandon_result
+            AND c.hangup_by IS DISTINCT FROM 'agent'
+            AND NOT coalesce(list_contains($reject_causes::VARCHAR[], c.hangup_cause), false) AS caller_hung_up,
+        c.direction = 'inbound' AND c.agent_id IS NOT NULL AND c.agent_ring_started_at IS NOT NULL
+            AND c.answered_at IS NULL AS rang_unanswered,
+        rang_unanswered AND caller_hung_up AS ring_abandoned,
+        rang_unanswered AND NOT caller_hung_up AS agent_missed,
         list_contains($transfer_causes::VARCHAR[], c.hangup_cause) AS transferred
     FROM calls AS c
     LEFT JOIN agent_names AS a ON a.instance = c.instance AND a.agent_id = c.agent_id
@@ -61,9 +95,8 @@ filtered_legs AS (
         AND (
             $outcomes::VARCHAR[] IS NULL
             OR (list_contains($outcomes::VARCHAR[], 'answered') AND handled)
-            OR (list_contains($outcomes::VARCHAR[], 'missed') AND direction = 'inbound'
-                AND agent_ring_started_at IS NOT NULL AND answered_at IS NULL)
-            OR (list_contains($outcomes::VARCHAR[], 'abandoned') AND result = 'cancel')
+            OR (list_contains($outcomes::VARCHAR[], 'missed') AND agent_missed)
+            OR (list_contains($outcomes::VARCHAR[], 'abandoned') AND caller_hung_up)
             OR (list_contains($outcomes::VARCHAR[], 'transferred') AND transferred)
         ) AS passes
     FROM window_legs
@@ -72,6 +105,22 @@ filtered_legs AS (
 report_legs AS (
     SELECT
         *,
+        CASE
+            WHEN is_fcr_leg IS NOT TRUE OR contact_caller_known IS NOT TRUE THEN NULL
+            WHEN $fcr_source = 'disposition' THEN
+                CASE WHEN list_has_any(string_split(contact_dispositions, chr(31)), $resolved_dispositions::VARCHAR[])
+                    THEN 'resolved' ELSE 'unresolved' END
+            WHEN $fcr_source = 'both'
+                AND NOT list_has_any(string_split(contact_dispositions, chr(31)), $resolved_dispositions::VARCHAR[])
+                THEN 'unresolved'
+            WHEN contact_next_repeat_start
+                <= least(contact_ended_at + to_seconds($fcr_window_s::BIGINT), $horizon::TIMESTAMPTZ)
+                THEN 'unresolved'
+            WHEN contact_ended_at + to_seconds($fcr_window_s::BIGINT) > $horizon::TIMESTAMPTZ THEN 'pending'
+            ELSE 'resolved'
+        END AS fcr_status,
+        CASE WHEN CASE $csat_credit WHEN 'first' THEN is_first_handled_leg ELSE is_last_handled_leg END
+            THEN contact_survey_score END AS csat_score,
         CASE WHEN in_window THEN
             ($bucket_periods::INTEGER[])[bucket + 1]
             + (epoch_us(attributed_at) >= ($bucket_splits::BIGINT[])[bucket + 1])::INTEGER
