@@ -33,6 +33,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/export_bench.py
 	$(BIN)/python bench/pull_bench.py
 	$(BIN)/python bench/webhook_bench.py
+	$(BIN)/python bench/salesforce_bench.py
+	$(BIN)/python bench/zendesk_bench.py
+	$(BIN)/python bench/hubspot_bench.py
+	$(BIN)/python bench/sql_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
