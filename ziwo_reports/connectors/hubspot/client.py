@@ -162,6 +162,12 @@ def association_path(from_type: str, from_id: str, to_type: str, to_id: str) -> 
 SEARCHABLE_PHONES = ("hs_searchable_calculated_phone_number", "hs_searchable_calculated_mobile_number")
 
 
+def phone_fields(phone_properties: list[str]) -> list[str]:
+    """The properties a found contact's number is read from to confirm it: those searched, and
+    the phone and mobile numbers the searchable calculated ones are made of."""
+    return list(dict.fromkeys([*phone_properties, "phone", "mobilephone"]))
+
+
 def contact_search(phone_properties: list[str], number: str) -> dict[str, Any]:
     """The search of contacts with the caller's number: one filter group per phone property (the
     number as given), and one per searchable calculated number (its national number); groups are
@@ -172,7 +178,7 @@ def contact_search(phone_properties: list[str], number: str) -> dict[str, Any]:
         groups += [{"filters": [{"propertyName": p, "operator": "EQ", "value": national}]} for p in SEARCHABLE_PHONES]
     return {
         "filterGroups": groups,
-        "properties": list(dict.fromkeys([*phone_properties, "phone", "mobilephone"])),
+        "properties": phone_fields(phone_properties),
         "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
         "limit": 10,
     }

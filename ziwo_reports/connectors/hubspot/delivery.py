@@ -61,6 +61,7 @@ from ziwo_reports.connectors.hubspot.client import (
     association_path,
     contact_search,
     describe,
+    phone_fields,
     upsert_path,
 )
 from ziwo_reports.connectors.hubspot.options import HubSpotTarget
@@ -486,7 +487,7 @@ class HubSpotDelivery:
         if not row.number:
             return ItemResult(row.key, "sent", ref="skipped: the call has no caller number", info={"skipped": True})
         found = _expect(api.search("contacts", contact_search(options.phone_properties, row.number)), "contact search")
-        phones = dict.fromkeys([*options.phone_properties, "phone", "mobilephone"])
+        phones = phone_fields(options.phone_properties)
         matches = [
             hit
             for hit in found.get("results") or []

@@ -139,7 +139,6 @@ class SalesforceDelivery:
         self._built: tuple[Report, list[Row]] | None = None
         self._session: SalesforceSession | None = None
         self._contact: CompiledMapping | None = None
-        self._upsert_follow_ups = True  # the follow-up key field is External ID (describe says)
 
     # --- the contract -------------------------------------------------------------------------
 
@@ -525,7 +524,7 @@ class SalesforceDelivery:
             return
         # Not every org can mark an activity field External ID: then the follow-up is looked up
         # by its key first (a rerun finds it), which two runs at the same moment could race.
-        self._upsert_follow_ups = bool(found.get("externalId"))
+        by_upsert = bool(found.get("externalId"))
         by_number: dict[str, list[Row]] = {}
         for row in rows:
             number = str(row.source.get(self.options.phone_column) or "").strip()
@@ -536,7 +535,7 @@ class SalesforceDelivery:
             done: list[ItemResult] = []
             for row in group:
                 try:
-                    done.append(self._follow_up(api, row))
+                    done.append(self._follow_up(api, row, by_upsert))
                 except Stop as stopped:
                     raise Stop(stopped.reason, done) from None
             return done
@@ -573,7 +572,7 @@ class SalesforceDelivery:
         records = reply.response.json().get("records") or []
         return str(records[0]["Id"]) if records else None
 
-    def _follow_up(self, api: SalesforceApi, row: Row) -> ItemResult:
+    def _follow_up(self, api: SalesforceApi, row: Row, by_upsert: bool) -> ItemResult:
         options = self.options
         number = str(row.source.get(options.phone_column) or "").strip()
         if not number:
@@ -593,7 +592,7 @@ class SalesforceDelivery:
                     )
                 whom, who = "new Contact", self._create_contact(api, row)
             record = {**row.record, ("WhoId" if options.follow_up == "task" else "ContactId"): who}
-            how, reply, known_id = self._write_follow_up(api, row.key, record)
+            how, reply, known_id = self._write_follow_up(api, row.key, record, by_upsert)
         except LimitExceeded as problem:
             raise Stop(str(problem)) from None
         except _Failed as problem:
@@ -616,11 +615,13 @@ class SalesforceDelivery:
             info={"created": created, "matched": whom},
         )
 
-    def _write_follow_up(self, api: SalesforceApi, key: str, record: dict[str, Any]) -> tuple[str, Reply, str | None]:
+    def _write_follow_up(
+        self, api: SalesforceApi, key: str, record: dict[str, Any], by_upsert: bool
+    ) -> tuple[str, Reply, str | None]:
         """Upsert by the key field when it is External ID; else find the follow-up by its key
         and update it, or create it. What was done, the reply, and the id when it was known."""
         sobject, field = self.options.follow_up_object, self.options.follow_up_key_field
-        if self._upsert_follow_ups:
+        if by_upsert:
             return "upsert", api.upsert_one(sobject, field, key, record), None
         reply = api.query(
             f"SELECT Id FROM {sobject} WHERE {field} = {soql_literal(key)} ORDER BY LastModifiedDate DESC LIMIT 1"
