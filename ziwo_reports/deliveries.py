@@ -34,7 +34,7 @@ from ziwo_reports.connectors.delivery import (
     parse_target,
 )
 from ziwo_reports.redaction import redact
-from ziwo_reports.report_model import Report, ReportSpec, make_spec
+from ziwo_reports.report_model import Report, ReportSpec, after_call_workflow, make_spec
 from ziwo_reports.warehouse import Warehouse
 
 #: Opens the warehouse to write the ledger, and closes it on leaving.
@@ -214,7 +214,7 @@ def _not_again(report: Report, plan: Plan, sent: dict[str, SentBefore]) -> list[
         if earlier is None:
             continue
         new_rows = set(item.row_keys) - earlier.row_keys
-        if new_rows and report.origin is not None and report.origin.startswith(AFTER_CALL):
+        if new_rows and after_call_workflow(report.origin) is not None:
             error = (
                 f"held: {len(new_rows)} calls came after this window's message (delivery {earlier.delivery_id}); "
                 "they go with the next window's"
@@ -342,10 +342,6 @@ class Replayed:
         return failed | self.missing
 
 
-#: The origin of an after_call workflow's batch of calls: `after_call:<workflow>`.
-AFTER_CALL = "after_call:"
-
-
 def _leave_to_the_workflow(rows: list[LedgerRow], workflow: str, replayed: Replayed, open_ledger: LedgerOpener) -> None:
     """An after_call batch is not computed from a spec: the calls that failed are still after the
     workflow's cursor (it moves only once every target took them), so its next run sends them
@@ -374,8 +370,9 @@ def replay(rows: Iterable[LedgerRow], compute: Compute, open_ledger: LedgerOpene
     for (_, _, spec, options), group in groups.items():
         pinned = orjson.loads(spec)
         kept_by, origin = pinned.pop("kept_by", None), pinned.pop("origin", None)
-        if origin is not None and origin.startswith(AFTER_CALL):
-            _leave_to_the_workflow(group, origin.removeprefix(AFTER_CALL), replayed, open_ledger)
+        workflow = after_call_workflow(origin)
+        if workflow is not None:
+            _leave_to_the_workflow(group, workflow, replayed, open_ledger)
             continue
         report = compute(make_spec(**pinned))
         if kept_by is not None:  # a workflow's conditions kept some rows: the same rows again

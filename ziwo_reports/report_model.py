@@ -301,6 +301,21 @@ def report_window(spec: ReportSpec, now: datetime | None = None) -> tuple[dateti
     return as_of, window
 
 
+#: The origin of an after_call workflow's batch of calls: `after_call:<workflow>`.
+AFTER_CALL = "after_call:"
+
+
+def after_call_origin(workflow: str) -> str:
+    """The origin a workflow's batch of calls carries (the ledger keeps it: a replay leaves those
+    calls to the workflow's next run)."""
+    return AFTER_CALL + workflow
+
+
+def after_call_workflow(origin: str | None) -> str | None:
+    """The workflow whose after_call batch this origin names, or None."""
+    return origin.removeprefix(AFTER_CALL) if origin is not None and origin.startswith(AFTER_CALL) else None
+
+
 @dataclass
 class Report:
     spec: ReportSpec

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ziwo_reports.report import check_instance, compute_report
-from ziwo_reports.report_model import Report, make_spec
+from ziwo_reports.report_model import Report, after_call_origin, make_spec
 from ziwo_reports.warehouse import Warehouse
 
 OnChange = Literal["once", "again"]
@@ -161,7 +161,7 @@ def calls_since(
     report.table = table
     batch = CallBatch(workflow, on_change, after, max(up_to, after), report, versions)
     report.key = _batch_key(instance, workflow, on_change, after, batch.up_to_run)
-    report.origin = f"after_call:{workflow}"  # the ledger: a replay leaves these to the workflow's next run
+    report.origin = after_call_origin(workflow)
     report.keys = call_keys(batch, on_change)
     return batch
 

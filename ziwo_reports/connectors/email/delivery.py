@@ -63,11 +63,10 @@ from ziwo_reports.connectors.email.templates import render as render_template
 from ziwo_reports.connectors.email.templates import report_fields
 from ziwo_reports.connectors.secrets import CredentialsError, load_credentials
 from ziwo_reports.redaction import redact
-from ziwo_reports.report_model import Report, report_key, row_keys
+from ziwo_reports.report_model import Report, after_call_workflow, report_key, row_keys
 
 log = logging.getLogger(__name__)
 
-AFTER_CALL = "after_call:"
 #: Messages a dry run shows as they would go out.
 SHOWN_MESSAGES = 3
 
@@ -84,11 +83,6 @@ class Mail:
     @property
     def row_keys(self) -> tuple[str, ...]:
         return tuple(str(k) for k in row_keys(self.report).to_pylist()) if self.calls else ()
-
-
-def _workflow(report: Report) -> str | None:
-    origin = report.origin or ""
-    return origin.removeprefix(AFTER_CALL) if origin.startswith(AFTER_CALL) else None
 
 
 def digest_window(report: Report, minutes: int) -> tuple[datetime, datetime]:
@@ -162,7 +156,7 @@ class EmailDelivery:
     def mails(self, report: Report) -> list[Mail]:
         """The messages of the report, in order (see the module's docstring)."""
         prefix, audience = ("test:" if self.options.test else ""), self._audience()
-        if _workflow(report) is None:
+        if after_call_workflow(report.origin) is None:
             return [Mail(prefix + report_key(report) + audience, report, calls=False)]
         table = report.table
         if table.num_rows == 0:
@@ -189,7 +183,7 @@ class EmailDelivery:
             table = mail.report.table
             first = table.slice(0, 1).to_pylist()[0] if table.num_rows else {}
             fields |= {
-                "workflow": _workflow(mail.report),
+                "workflow": after_call_workflow(mail.report.origin),
                 "calls": table.num_rows,
                 "summary": _call_summary(mail.report),
                 **{name: first.get(name) for name in ("call_id", "caller_number", "agent_name", "queue_name")},
