@@ -226,6 +226,9 @@ def test_429_secondly_waits_and_retries(hubspot, warehouse):
 
 def test_a_rolling_ten_second_limit_slows_the_run_but_loses_nothing(hubspot, warehouse, monkeypatch):
     monkeypatch.setenv("ZIWO_REPORTS_HTTP_ATTEMPTS", "8")
+    # Backoff on the window's scale (0.1 s doubling): with the fixture's 0.01 s, seven retries of one
+    # thread could all land inside full 0.3 s windows on a busy machine, and the row failed.
+    monkeypatch.setenv("ZIWO_REPORTS_HTTP_BACKOFF_BASE", "0.1")
     hubspot.limit_rolling(3, seconds=0.3)
     delivered = deliver_report(
         synthetic(5 * 2), upsert_target(hubspot, batch_size=2, mapping={"agent_name": "agent_name"}), ledger(warehouse),
